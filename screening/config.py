@@ -1,0 +1,56 @@
+"""Configuration: defaults here, then ``instance/config.py``, then ``SCREENING_*`` environment variables.
+
+Environment values are parsed as JSON where they can be (``SCREENING_SESSION_IDLE_MINUTES=15``),
+otherwise taken as strings. ``SCREENING_DATABASE_URL`` sets the database.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+
+class Defaults:
+    CLINIC_NAME = "Your clinic"
+    CLINIC_PHONE = ""
+    DEFAULT_QUESTION_SET = "ketamine-intake"
+    SESSION_IDLE_MINUTES = 30
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # a slow patient must never lose a page to an expired token
+
+
+def instance_path_for(config: dict | None) -> Path:
+    explicit = (config or {}).get("INSTANCE_PATH") or os.environ.get("SCREENING_INSTANCE_PATH")
+    return Path(explicit).resolve() if explicit else Path.cwd() / "instance"
+
+
+def load_config(app: Flask, overrides: dict | None) -> None:
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("SCREENING")
+    if overrides:
+        app.config.update(overrides)
+    if app.config.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config.setdefault("SQLALCHEMY_DATABASE_URI",
+                          f"sqlite:///{Path(app.instance_path) / 'screening.sqlite3'}")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+
+def _instance_secret(instance: Path) -> str:
+    """A random key kept in ``instance/secret_key``, created on first start with owner-only access."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
