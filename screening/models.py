@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import db
 
@@ -41,3 +41,86 @@ class RuleSetVersion(db.Model):
     content_hash: Mapped[str] = mapped_column(String(80))
     published_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     published_by: Mapped[str | None] = mapped_column(String(255))
+
+
+INTAKE_STATES = ("not_started", "in_progress", "submitted", "revoked")
+
+
+class Intake(db.Model):
+    """An invitation and the patient's draft answers, pinned to the versions it began with.
+
+    The link token itself is never stored, only its SHA-256 (``token_hash``).
+    """
+
+    __tablename__ = "intake"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="not_started", index=True)
+    patient_name: Mapped[str | None] = mapped_column(String(200))
+    patient_dob: Mapped[datetime.date | None]
+    clinic_ref: Mapped[str | None] = mapped_column(String(100))
+    question_set_version_id: Mapped[int] = mapped_column(ForeignKey("question_set_version.id"))
+    rule_set_version_id: Mapped[int] = mapped_column(ForeignKey("rule_set_version.id"))
+    answers: Mapped[dict] = mapped_column(JSON, default=dict)  # draft answers, JSON encoding of the spec
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    started_at: Mapped[datetime.datetime | None]
+    updated_at: Mapped[datetime.datetime | None]
+    submitted_at: Mapped[datetime.datetime | None]
+    revoked_at: Mapped[datetime.datetime | None]
+
+    question_set_version: Mapped[QuestionSetVersion] = relationship()
+    rule_set_version: Mapped[RuleSetVersion] = relationship()
+    submission: Mapped[Submission | None] = relationship(back_populates="intake", uselist=False)
+
+
+class Submission(db.Model):
+    """A submitted intake with its result, evaluated once at submission and never recomputed."""
+
+    __tablename__ = "submission"
+    __table_args__ = (Index("ix_submission_worklist", "severity_rank", "submitted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    intake_id: Mapped[int] = mapped_column(ForeignKey("intake.id"), unique=True)  # one per intake
+    submitted_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, index=True)
+    answers: Mapped[dict] = mapped_column(JSON)
+    result: Mapped[dict] = mapped_column(JSON)  # Result.to_json() plus versions
+    severity_rank: Mapped[int] = mapped_column(SmallInteger)  # 0 exclude .. 3 info, 4 no flags
+    exclude_count: Mapped[int] = mapped_column(SmallInteger, default=0)
+    urgent_count: Mapped[int] = mapped_column(SmallInteger, default=0)
+    review_count: Mapped[int] = mapped_column(SmallInteger, default=0)
+    info_count: Mapped[int] = mapped_column(SmallInteger, default=0)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    pdf_rendered_at: Mapped[datetime.datetime | None]
+
+    intake: Mapped[Intake] = relationship(back_populates="submission")
+
+
+ROLES = ("clinician", "admin")
+
+
+class User(db.Model):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """Who did what, when. Never holds answers. ``hash`` chains each event to the one before it."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(255))  # "user:<id>", "patient:intake:<id>", "system"
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 
+from . import accounts, clinician, intake, report
+
 
 def init_app(app: Flask) -> None:
     @app.get("/")
@@ -13,3 +15,6 @@ def init_app(app: Flask) -> None:
     @app.get("/health")
     def health():
         return {"status": "ok"}
+
+    for part in (intake, accounts, clinician, report):
+        part.init_app(app)

@@ -1,0 +1,52 @@
+"""Intake invitations: unguessable link tokens (256 bits), stored only as their SHA-256."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import secrets
+
+from flask import current_app
+from sqlalchemy import select
+
+from .content import current_question_set_version, current_rule_set_version
+from .db import db
+from .models import Intake, utcnow
+
+
+class NoPublishedContent(RuntimeError):
+    pass
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_invitation(patient_name: str | None = None, patient_dob: datetime.date | None = None,
+                      clinic_ref: str | None = None, created_by: int | None = None,
+                      question_set_id: str | None = None) -> tuple[Intake, str]:
+    """A new intake pinned to the current published versions, and its token (shown once, never stored)."""
+    set_id = question_set_id or current_app.config["DEFAULT_QUESTION_SET"]
+    qs_row = current_question_set_version(set_id)
+    rs_row = current_rule_set_version(set_id)
+    if qs_row is None or rs_row is None:
+        raise NoPublishedContent(f"no published question set and rule set for '{set_id}'")
+    token = secrets.token_urlsafe(32)
+    intake = Intake(token_hash=hash_token(token), patient_name=patient_name, patient_dob=patient_dob,
+                    clinic_ref=clinic_ref, created_by=created_by, question_set_version_id=qs_row.id,
+                    rule_set_version_id=rs_row.id, answers={}, created_at=utcnow())
+    db.session.add(intake)
+    db.session.flush()
+    return intake, token
+
+
+def find_intake(token: str) -> Intake | None:
+    if not token or len(token) > 128:
+        return None
+    return db.session.scalar(select(Intake).where(Intake.token_hash == hash_token(token)))
+
+
+def revoke(intake: Intake) -> None:
+    if intake.state in ("not_started", "in_progress"):
+        intake.state = "revoked"
+        intake.revoked_at = utcnow()
