@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from . import content
 from .evaluation import evaluate
@@ -30,6 +31,7 @@ def fail(message: str) -> None:
 
 @click.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@with_appcontext
 def check_command(paths: tuple[Path, ...]) -> None:
     """Validate question sets and rule sets and run every rule example (default: the shipped content)."""
     if paths:
@@ -59,6 +61,7 @@ def check_command(paths: tuple[Path, ...]) -> None:
               help="A question-set YAML file to use instead of the published one.")
 @click.option("--rule-set", "rule_set_path", type=click.Path(path_type=Path),
               help="A rule-set YAML file to use instead of the published one.")
+@with_appcontext
 def evaluate_command(answers_file: Path, question_set_path: Path | None, rule_set_path: Path | None) -> None:
     """Evaluate ANSWERS_FILE ({"question_set": id, "answers": {...}}) and print the result as JSON."""
     document = read_answers_file(answers_file)
@@ -76,6 +79,10 @@ def evaluate_command(answers_file: Path, question_set_path: Path | None, rule_se
     click.echo(json.dumps(output, indent=2, ensure_ascii=False, default=str))
 
 
+# Keys a test case or a clinic's own file may carry beside the answers; evaluate ignores them.
+COMMENT_KEYS = ("description", "reasoning", "expect", "note")
+
+
 def read_answers_file(path: Path) -> dict[str, Any]:
     """Parse and shape-check an answers file; any problem ends the command with one clear line."""
     try:
@@ -90,7 +97,7 @@ def read_answers_file(path: Path) -> dict[str, Any]:
         fail(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}")
     if not isinstance(data, dict):
         fail(f"{path}: the file must hold a JSON object with 'question_set' and 'answers'")
-    unknown = sorted(set(data) - {"question_set", "answers", "as_of", "expect", "note"})
+    unknown = sorted(set(data) - {"question_set", "answers", "as_of", *COMMENT_KEYS})
     if unknown:
         fail(f"{path}: unknown key '{unknown[0]}' (expected question_set, answers, as_of)")
     if not isinstance(data.get("question_set"), str):

@@ -216,6 +216,13 @@ def test_pcptsd5_no_exposure_scores_zero_and_ignores_stale_items(run):
     assert set(PCPTSD) <= set(stale.ignored)
 
 
+def test_pcptsd5_incomplete_while_exposure_is_unanswered(run):
+    """The items are not asked yet, but that is not the same as "no exposure": no complete 0."""
+    score = run({}).scores["pcptsd5"]
+    assert (score.complete, score.value, list(score.missing)) == (False, None, ["pcptsd_exposure"])
+    assert "ptsd-positive" not in fired(run({}))
+
+
 def test_pcptsd5_incomplete_after_exposure(run):
     answers = pcptsd(3)
     del answers["pcptsd_5"]
@@ -374,6 +381,15 @@ def test_age_unknown_without_date_of_birth(run):
 def test_impossible_answers_are_rejected(qs, rs, answers, item):
     result = evaluate(qs, rs, answers, as_of=AS_OF)
     assert [problem.item_id for problem in result.rejected] == [item]
+
+
+@pytest.mark.parametrize("born,accepted", [
+    ("1906-03-15", True),    # exactly 120 years before as_of
+    ("1906-03-14", False),   # a day more than 120 years
+])
+def test_date_of_birth_up_to_120_years_ago_is_accepted(qs, born, accepted):
+    _, problems = qs.normalize_answers({"date_of_birth": born}, AS_OF)
+    assert (problems == []) is accepted
 
 
 def test_diastolic_must_be_lower_than_systolic(qs):

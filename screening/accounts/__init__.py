@@ -1,7 +1,80 @@
-"""Placeholder: filled in by the accounts work."""
+"""Staff accounts: clinicians and admins, sign-in with server-side sessions, roles, the first admin.
 
-from flask import Flask
+``init_app`` registers Flask-Login, the sign-in/sign-out/setup pages, the admin landing page and
+the ``create-user`` command, and on a fresh install (no users) logs a one-time setup link.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, flash, g, redirect, request, session, url_for
+from flask_login import LoginManager
+from flask_wtf.csrf import generate_csrf
+
+from . import models  # noqa: F401  (registers the tables before db.create_all)
+from .auth import role_required, staff_required  # noqa: F401  (the public decorators)
+
+login_manager = LoginManager()
 
 
 def init_app(app: Flask) -> None:
-    pass
+    app.config.setdefault("SESSION_MAX_HOURS", 12)  # absolute limit of one sign-in
+    app.config.setdefault("PASSWORD_HASH_METHOD", "scrypt")  # werkzeug's scrypt, n=2**15, r=8, p=1
+    app.config.setdefault("SETUP_LINK_BASE", "http://127.0.0.1:5000")  # only for the printed hint
+
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    login_manager.login_view = "accounts.sign_in"
+    login_manager.user_loader(_load_user)
+    login_manager.unauthorized_handler(_unauthorized)
+    # The same function CSRFProtect would register: forms render {{ csrf_token() }}.
+    app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
+
+    from .cli import create_user_command
+    from .views import admin_bp, bp
+
+    app.register_blueprint(bp)
+    app.register_blueprint(admin_bp)
+    app.cli.add_command(create_user_command)
+    _announce_setup_link(app)
+
+
+def _load_user(token: str):
+    from .auth import load_user
+
+    return load_user(token)
+
+
+def _unauthorized():
+    reason = g.get("session_end_reason")
+    session.pop("_user_id", None)
+    if reason == "idle":
+        from flask import current_app
+
+        minutes = current_app.config["SESSION_IDLE_MINUTES"]
+        flash(f"You were signed out after {minutes:g} minutes without activity. Please sign in again.", "info")
+    elif reason:
+        flash("Your session has ended. Please sign in again.", "info")
+    else:
+        flash("Please sign in to continue.", "info")
+    target = request.full_path if request.method == "GET" else None
+    if target and target.endswith("?"):
+        target = target[:-1]
+    return redirect(url_for("accounts.sign_in", next=target) if target else url_for("accounts.sign_in"))
+
+
+def _announce_setup_link(app: Flask) -> None:
+    """On a fresh install (no users), log a one-time link that creates the first admin."""
+    from ..db import db
+    from .auth import issue_setup_token
+
+    with app.app_context():
+        db.create_all()  # idempotent; the app factory runs it again for the other tables
+        token = issue_setup_token()
+        if token is None:
+            return
+        db.session.commit()
+        path = f"/setup/{token}"
+        app.logger.warning(
+            "No staff accounts yet. To create the first admin, open %s%s (or this path on the address "
+            "the service is reached at). The link works once, for 24 hours. Alternatively: "
+            "flask --app screening create-user EMAIL --role admin", app.config["SETUP_LINK_BASE"], path)

@@ -401,7 +401,7 @@ class _Builder:
                 if dep_item is None or dep_item.position < position:
                     continue
                 via = f" (through {subject} '{ref}')" if subject != "answer" else ""
-                if dep_item.position == position:
+                if dep_item.position == position and not owner.startswith("section"):
                     self.report(path, f"show_if of {owner} depends on its own answer{via}")
                 else:
                     self.report(path, f"show_if of {owner} refers to '{dep}'{via}, which comes later; "

@@ -11,7 +11,7 @@ from ..rules.conditions import (BOOL, CHOICE, DATE, INT, MULTI, NUM, TEXT, Node,
                                 format_value)
 from ..rules.context import EvaluationContext
 from ..rules.scoring import CategoricalScore, Score
-from .computed import FUNCTIONS, Computed, age_years
+from .computed import FUNCTIONS, Computed
 
 KIND_OF_TYPE = {"yes_no": BOOL, "scale": INT, "single_choice": CHOICE, "multi_choice": MULTI,
                 "integer": INT, "decimal": NUM, "text": TEXT, "date": DATE}
@@ -167,13 +167,21 @@ class QuestionSet:
         """Apply ``show_if`` in order: the context holds only the answers of visible items."""
         ctx = EvaluationContext(self, as_of)
         for section in self.sections:
-            section_shown = section.show_if is None or section.show_if.eval(ctx) is True
+            section_shown = True if section.show_if is None else section.show_if.eval(ctx)
             for item in section.items:
-                if section_shown and (item.show_if is None or item.show_if.eval(ctx) is True):
+                shown = section_shown
+                if shown is True and item.show_if is not None:
+                    shown = item.show_if.eval(ctx)
+                if shown is True:
                     if item.id in answers:
                         ctx.answers[item.id] = answers[item.id]
-                else:
-                    ctx.hidden.add(item.id)
+                    continue
+                ctx.hidden.add(item.id)
+                if shown is None:
+                    node = section.show_if if section_shown is None else item.show_if
+                    deciding = tuple(ref for subject, ref in node.refs()
+                                     if subject == "answer" and ref not in ctx.answers)
+                    ctx.undetermined[item.id] = deciding or (item.id,)
         ctx.freeze()
         return ctx
 
@@ -221,7 +229,7 @@ def normalize_answer(item: Item, raw: Any, as_of: datetime.date) -> Any:
             raise InvalidAnswer("enter a real date as YYYY-MM-DD")
         if item.not_future and value > as_of:
             raise InvalidAnswer("this date cannot be in the future")
-        if item.max_years_ago is not None and (age_years(as_of, value) or 0) >= item.max_years_ago:
+        if item.max_years_ago is not None and value < years_before(as_of, item.max_years_ago):
             raise InvalidAnswer(f"this date is more than {item.max_years_ago} years ago; please check the year")
         return value
     if not isinstance(raw, str):
@@ -250,6 +258,13 @@ def parse_date(raw: Any) -> datetime.date | None:
         return datetime.date.fromisoformat(raw)
     except ValueError:
         return None
+
+
+def years_before(day: datetime.date, years: int) -> datetime.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year - years, day=28)
 
 
 def encode_answer(value: Any) -> Any:

@@ -456,8 +456,8 @@ def _satisfiable(info: SubjectInfo, op: Operator, value: Any) -> bool:
 
 def describe_kind(info: SubjectInfo) -> str:
     if info.values is not None:
-        shown = sorted(info.values, key=str)
-        return "one of: " + ", ".join(format_value(v) for v in shown)
+        shown = ", ".join(format_value(v) for v in sorted(info.values, key=str))
+        return f"a list of choices from: {shown}" if info.kind == MULTI else f"one of: {shown}"
     names = {BOOL: "yes/no (true or false)", INT: "a whole number", NUM: "a number",
              MULTI: "a list of choices", TEXT: "text", DATE: "a date (YYYY-MM-DD)", CHOICE: "a choice"}
     text = names[info.kind]

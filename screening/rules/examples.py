@@ -21,11 +21,12 @@ def run_examples(question_set: QuestionSet, rule_set: RuleSet) -> list[Problem]:
             if (outcome is True) == example.fires:
                 continue
             facts = "; ".join(f.text for f in rule.when.explain(ctx, outcome is True)) or "no answers"
-            verdict = {True: "fired", False: "did not fire", None: "did not fire (unknown)"}[outcome]
+            verdict = {True: "fired", False: "did not fire",
+                       None: "could not decide (an answer it needs is missing)"}[outcome]
             expected = "fire" if example.fires else "not fire"
             problems.append(Problem(rule_set.filename, example.line,
                                     f"rule '{rule.id}' example {number}: expected to {expected} but it "
-                                    f"{verdict} ({facts})"))
+                                    f"{verdict}: {facts}"))
     return problems
 
 

@@ -94,7 +94,7 @@ class Score:
 
     def _result(self, value: Any, ctx: Any, missing: list[str]) -> ScoreResult:
         if missing:
-            return ScoreResult(None, None, False, tuple(missing))
+            return ScoreResult(None, None, False, tuple(dict.fromkeys(missing)))
         band = self.bands.label_for(value, ctx) if self.bands is not None else None
         return ScoreResult(value, band, True)
 
@@ -108,13 +108,12 @@ class SumScore(Score):
 
     def compute(self, ctx: Any) -> ScoreResult:
         total = 0
-        missing = []
-        answers, hidden = ctx.answers, ctx.hidden
+        missing: list[str] = []
+        answers = ctx.answers
         for item_id in self.items:
             value = answers.get(item_id)
             if value is None:
-                if item_id not in hidden:
-                    missing.append(item_id)
+                missing.extend(ctx.missing_for(item_id))
                 continue
             if item_id in self.reverse:
                 low, high = self.reverse[item_id]
@@ -135,8 +134,7 @@ class CountScore(Score):
         for item_id in self.items:
             value = ctx.answers.get(item_id)
             if value is None:
-                if item_id not in ctx.hidden:
-                    missing.append(item_id)
+                missing.extend(ctx.missing_for(item_id))
             elif value == self.counts and type(value) is type(self.counts):
                 count += 1
         return self._result(count, ctx, missing)
@@ -161,6 +159,6 @@ class CategoricalScore(Score):
             if outcome is True:
                 return ScoreResult(value, None, True)
             if outcome is None:
-                missing = [i for i in self.items if i not in ctx.answers and i not in ctx.hidden]
-                return ScoreResult(None, None, False, tuple(missing))
+                missing = [m for i in self.items for m in ctx.missing_for(i)]
+                return ScoreResult(None, None, False, tuple(dict.fromkeys(missing)))
         raise AssertionError("the loader guarantees a final category without a condition")
