@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..rules.conditions import (BOOL, CHOICE, DATE, INT, MULTI, NUM, TEXT, Node, SubjectInfo,
@@ -49,7 +50,7 @@ class Item:
     def kind(self) -> str:
         return KIND_OF_TYPE[self.type]
 
-    @property
+    @cached_property
     def choice_values(self) -> tuple:
         return tuple(c.value for c in self.choices)
 
