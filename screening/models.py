@@ -124,3 +124,21 @@ class AuditEvent(db.Model):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+DRAFT_KINDS = ("question_set", "rule_set")
+
+
+class Draft(db.Model):
+    """An admin's unpublished edit of a set. Saved even when invalid, so no typing is lost."""
+
+    __tablename__ = "draft"
+    __table_args__ = (UniqueConstraint("kind", "set_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    set_id: Mapped[str] = mapped_column(String(64))
+    yaml_text: Mapped[str] = mapped_column(Text)
+    based_on_version: Mapped[int | None]
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

@@ -1,0 +1,280 @@
+"""Staff pages: the work list, invitations, the summary (HTML and PDF) and review.
+
+Every route here needs a signed-in clinician or admin (checked for the whole blueprint, and again
+by each view's decorator). Patients' names never appear in URLs: pages are addressed by
+submission or intake id, and the intake link token is shown once, in the page body.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from .. import audit
+from ..accounts.auth import STAFF_ROLES, staff_required
+from ..content import compile_question_set, current_question_set_version
+from ..db import db
+from ..invitations import NoPublishedContent, create_invitation, hash_token, revoke
+from ..models import INTAKE_STATES, Intake, Submission, utcnow
+from ..report.summary import format_time, humanize, score_name, summary_for_submission
+from .forms import ActionForm, InvitationForm, ReviewForm
+from .models import SubmissionReview
+from .worklist import RANK_NAMES, REVIEW_STATES, Cursor, worklist_page
+
+bp = Blueprint("clinician", __name__, url_prefix="/staff")
+INVITATIONS_PAGE = 50
+OPEN_STATES = ("not_started", "in_progress")
+STATE_LABELS = {"not_started": "Not started", "in_progress": "In progress", "submitted": "Submitted",
+                "revoked": "Revoked"}
+
+
+@bp.before_request
+def require_staff():
+    """Nothing under /staff is reachable without a clinician or admin session."""
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if current_user.role not in STAFF_ROLES:
+        abort(403)
+    return None
+
+
+@bp.after_request
+def no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+@bp.app_template_filter("staff_time")
+def staff_time(moment):
+    return format_time(moment, current_app.config["CLINIC_TIMEZONE"]) or ""
+
+
+@bp.app_template_global("state_label")
+def state_label(state: str) -> str:
+    return STATE_LABELS.get(state, state)
+
+
+# -- work list ---------------------------------------------------------------------------------
+
+def _key_score_columns() -> list[tuple[str, str]]:
+    ids = current_app.config["WORKLIST_SCORES"]
+    row = current_question_set_version(current_app.config["DEFAULT_QUESTION_SET"])
+    qs = compile_question_set(row) if row is not None else None
+    return [(sid, score_name(qs, sid) if qs is not None and sid in qs.scores else sid) for sid in ids]
+
+
+def key_score_text(result: dict, score_id: str) -> str:
+    stored = (result or {}).get("scores", {}).get(score_id)
+    if not stored:
+        return "—"
+    if not stored.get("complete"):
+        return "incomplete"
+    value = stored.get("value")
+    text = humanize(value) if isinstance(value, str) else str(value)
+    band = stored.get("band")
+    return f"{text} · {humanize(band)}" if band else text
+
+
+@bp.get("/")
+@staff_required
+def worklist():
+    review_state = request.args.get("review", "to_review")
+    if review_state not in REVIEW_STATES:
+        review_state = "to_review"
+    severity_name = request.args.get("severity", "all")
+    severity = RANK_NAMES.index(severity_name) if severity_name in RANK_NAMES else None
+    if severity is None:
+        severity_name = "all"
+    page = worklist_page(review_state, severity, after=Cursor.decode(request.args.get("after")),
+                         before=Cursor.decode(request.args.get("before")))
+    filters = {"review": review_state, "severity": severity_name}
+    columns = _key_score_columns()
+    rows = [{
+        "submission": s,
+        "intake": s.intake,
+        "review": page.reviews.get(s.id),
+        "severity": RANK_NAMES[s.severity_rank] if 0 <= s.severity_rank < len(RANK_NAMES) else "none",
+        "scores": [key_score_text(s.result, sid) for sid, _ in columns],
+    } for s in page.rows]
+    return render_template(
+        "clinician/worklist.html", nav="worklist", rows=rows, columns=columns, filters=filters,
+        review_states=REVIEW_STATES, severities=RANK_NAMES,
+        next_url=url_for(".worklist", **filters, after=page.next_cursor.encode()) if page.next_cursor else None,
+        prev_url=url_for(".worklist", **filters, before=page.prev_cursor.encode()) if page.prev_cursor else None,
+        first_url=url_for(".worklist", **filters) if page.prev_cursor else None)
+
+
+# -- invitations -------------------------------------------------------------------------------
+
+def intake_link(token: str) -> str:
+    """The patient's link for an intake token (the intake blueprint's entry page)."""
+    endpoint = current_app.config.get("INTAKE_LINK_ENDPOINT")
+    if not endpoint:
+        candidates = [rule for rule in current_app.url_map.iter_rules()
+                      if rule.endpoint.startswith("intake.") and rule.arguments == {"token"}
+                      and "GET" in (rule.methods or ())]
+        candidates.sort(key=lambda rule: len(rule.rule))
+        endpoint = candidates[0].endpoint if candidates else None
+    if endpoint:
+        path = url_for(endpoint, token=token)
+    else:  # the patient flow is not installed: the path it is expected to use
+        path = f"/intake/{token}"
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return base.rstrip("/") + path
+
+
+def _link_page(intake: Intake, token: str, replaced: bool = False):
+    response = make_response(render_template("clinician/invitation_link.html", nav="invitations", intake=intake,
+                                             link=intake_link(token), replaced=replaced))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/invitations")
+@staff_required
+def invitations():
+    state = request.args.get("state", "all")
+    if state not in INTAKE_STATES and state != "open":
+        state = "all"
+    query = select(Intake).options(joinedload(Intake.submission)).order_by(Intake.id.desc())
+    if state == "open":
+        query = query.where(Intake.state.in_(OPEN_STATES))
+    elif state != "all":
+        query = query.where(Intake.state == state)
+    after = request.args.get("after", type=int)
+    if after:
+        query = query.where(Intake.id < after)
+    intakes = list(db.session.scalars(query.limit(INVITATIONS_PAGE + 1)).unique())
+    more = len(intakes) > INVITATIONS_PAGE
+    intakes = intakes[:INVITATIONS_PAGE]
+    return render_template("clinician/invitations.html", nav="invitations", intakes=intakes, state=state,
+                           states=("all", "open") + INTAKE_STATES, action_form=ActionForm(),
+                           next_url=url_for(".invitations", state=state, after=intakes[-1].id) if more else None,
+                           first_url=url_for(".invitations", state=state) if after else None)
+
+
+@bp.route("/invitations/new", methods=["GET", "POST"])
+@staff_required
+def new_invitation():
+    form = InvitationForm()
+    if form.validate_on_submit():
+        try:
+            intake, token = create_invitation(form.patient_name.data, form.patient_dob.data, form.clinic_ref.data,
+                                              created_by=current_user.id)
+        except NoPublishedContent:
+            db.session.rollback()
+            flash("No question set is published yet, so no invitation can be made. Ask an admin.", "error")
+            return redirect(url_for(".invitations"))
+        audit.record(current_user.actor, "invitation_created", f"intake:{intake.id}")
+        db.session.commit()
+        return _link_page(intake, token)
+    status = 400 if request.method == "POST" else 200
+    return render_template("clinician/invitation_new.html", nav="invitations", form=form), status
+
+
+def _intake_or_404(intake_id: int) -> Intake:
+    intake = db.session.get(Intake, intake_id)
+    if intake is None:
+        abort(404)
+    return intake
+
+
+@bp.post("/invitations/<int:intake_id>/revoke")
+@staff_required
+def revoke_invitation(intake_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    intake = _intake_or_404(intake_id)
+    if intake.state in OPEN_STATES:
+        revoke(intake)
+        audit.record(current_user.actor, "invitation_revoked", f"intake:{intake.id}")
+        db.session.commit()
+        flash(f"Invitation {intake.id} is revoked: its link no longer opens the questionnaire.", "info")
+    else:
+        flash(f"Invitation {intake.id} is {state_label(intake.state).lower()} and cannot be revoked.", "error")
+    return redirect(url_for(".invitations"))
+
+
+@bp.post("/invitations/<int:intake_id>/new-link")
+@staff_required
+def new_link(intake_id: int):
+    """Replace an open invitation's link (the old link stops working); the answers so far are kept."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    intake = _intake_or_404(intake_id)
+    if intake.state not in OPEN_STATES:
+        flash(f"Invitation {intake.id} is {state_label(intake.state).lower()}; it has no link to replace.", "error")
+        return redirect(url_for(".invitations"))
+    token = secrets.token_urlsafe(32)
+    intake.token_hash = hash_token(token)
+    audit.record(current_user.actor, "invitation_link_replaced", f"intake:{intake.id}")
+    db.session.commit()
+    return _link_page(intake, token, replaced=True)
+
+
+# -- summary, PDF, review ----------------------------------------------------------------------
+
+def _submission_or_404(submission_id: int) -> Submission:
+    submission = db.session.scalar(select(Submission).options(joinedload(Submission.intake))
+                                   .where(Submission.id == submission_id))
+    if submission is None:
+        abort(404)
+    return submission
+
+
+@bp.get("/submissions/<int:submission_id>")
+@staff_required
+def summary(submission_id: int):
+    submission = _submission_or_404(submission_id)
+    report = summary_for_submission(submission)
+    review = db.session.get(SubmissionReview, submission.id)
+    audit.record(current_user.actor, "view_summary", f"submission:{submission.id}")
+    db.session.commit()
+    return render_template("clinician/summary.html", nav="worklist", s=report, submission=submission,
+                           review=review, review_form=ReviewForm())
+
+
+@bp.get("/submissions/<int:submission_id>/summary.pdf")
+@staff_required
+def summary_pdf(submission_id: int):
+    from ..report.pdf import ensure_pdf
+
+    found = ensure_pdf(submission_id)
+    if found is None:
+        abort(404)
+    submission, pdf = found
+    audit.record(current_user.actor, "view_pdf", f"submission:{submission.id}")
+    db.session.commit()
+    response = make_response(pdf)
+    response.headers["Content-Type"] = "application/pdf"
+    disposition = "attachment" if request.args.get("download") else "inline"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="screening-summary-{submission.id}.pdf"'
+    return response
+
+
+@bp.post("/submissions/<int:submission_id>/review")
+@staff_required
+def review(submission_id: int):
+    submission = _submission_or_404(submission_id)
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        flash("The review was not saved: " + ("the form had expired, please try again." if form.csrf_token.errors
+                                              else "; ".join(form.note.errors)), "error")
+        return redirect(url_for(".summary", submission_id=submission.id))
+    existing = db.session.get(SubmissionReview, submission.id)
+    if existing is not None:
+        flash(f"Submission {submission.id} was already reviewed by {existing.reviewer_email}.", "info")
+        return redirect(url_for(".summary", submission_id=submission.id))
+    note = (form.note.data or "").strip() or None
+    db.session.add(SubmissionReview(submission_id=submission.id, reviewed_by=current_user.id,
+                                    reviewer_email=current_user.email, reviewed_at=utcnow(), note=note))
+    audit.record(current_user.actor, "review", f"submission:{submission.id}", with_note=note is not None)
+    db.session.commit()
+    flash(f"Submission {submission.id} is marked reviewed.", "info")
+    return redirect(url_for(".worklist"))

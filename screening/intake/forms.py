@@ -1,0 +1,216 @@
+"""WTForms built from a section's items, with answers converted and checked by the core.
+
+One form class per (question-set version, section), built on first use. Each item is a field named by
+its item id; the answer a field holds is worked out by ``to_answer`` with the core's
+``normalize_answer``, so the web form, the JSON import and the evaluation accept exactly the same
+values. Whether an item is required depends on what else is answered, so that is decided per page in
+the view (``Journey.problems``), not by a field validator.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import Field, HiddenField, RadioField, SelectMultipleField, StringField
+from wtforms.validators import StopValidation, ValidationError
+
+from ..questions.model import InvalidAnswer, Item, QuestionSet, Section, encode_answer, normalize_answer
+
+NONE_VALUE = "__none__"  # the "None of these" box of a multi-choice item; item values never start with _
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()  # the field was left empty
+INVALID: Any = object()  # the field holds something that is not a valid answer (its error says why)
+
+US_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
+
+
+def sentence(message: str) -> str:
+    message = message.strip()
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "?", "!")) else message + "."
+
+
+def to_answer(item: Item, raw: Any, as_of: datetime.date) -> Any:
+    """A field's raw form data -> the item's answer (normalized), MISSING, or InvalidAnswer."""
+    kind = item.type
+    if kind == "multi_choice":
+        chosen = [v for v in (raw or []) if v]
+        if not chosen:
+            return MISSING
+        if NONE_VALUE in chosen:
+            if len(chosen) > 1:
+                raise InvalidAnswer(f"choose \u201c{item.none_label or 'None of these'}\u201d or the ones "
+                                    f"that apply, not both")
+            return ()
+        return normalize_answer(item, chosen, as_of)
+    text = raw.strip() if isinstance(raw, str) else ""
+    if kind == "text":
+        text = raw.replace("\r\n", "\n").strip() if isinstance(raw, str) else ""
+    if not text:
+        return MISSING
+    if kind == "yes_no":
+        if text in ("yes", "no"):
+            return text == "yes"
+        raise InvalidAnswer("choose yes or no")
+    if kind == "scale":
+        try:
+            return normalize_answer(item, int(text), as_of)
+        except ValueError:
+            raise InvalidAnswer("choose one of the answers") from None
+    if kind in ("integer", "decimal"):
+        try:
+            number: Any = int(text)
+        except ValueError:
+            try:
+                number = float(text.replace(",", ".") if kind == "decimal" else text)
+            except ValueError:
+                raise InvalidAnswer("enter a whole number" if kind == "integer" else "enter a number") from None
+        return normalize_answer(item, number, as_of)
+    if kind == "date":
+        us = US_DATE.match(text)  # typed by hand where a browser has no date picker
+        if us:
+            text = f"{us.group(3)}-{int(us.group(1)):02d}-{int(us.group(2)):02d}"
+        try:
+            return normalize_answer(item, text, as_of)
+        except InvalidAnswer as exc:
+            if "YYYY-MM-DD" in str(exc):
+                raise InvalidAnswer("enter a real date, for example 07/31/1980") from None
+            raise
+    return normalize_answer(item, text, as_of)
+
+
+def to_form_value(item: Item, value: Any) -> Any:
+    """A stored answer (JSON encoding) -> what the field shows."""
+    if value is None:
+        return None
+    if item.type == "yes_no":
+        return "yes" if value is True else "no" if value is False else None
+    if item.type == "multi_choice":
+        return [NONE_VALUE] if value == [] else list(value) if isinstance(value, list) else None
+    return str(encode_answer(value))
+
+
+class AnswerOf:
+    """Field validator: works out ``field.answer`` (or MISSING), and explains an invalid value."""
+
+    def __call__(self, form: "SectionForm", field: Field) -> None:
+        try:
+            field.answer = to_answer(field.item, field.data, form.as_of)
+        except InvalidAnswer as exc:
+            field.answer = INVALID
+            raise ValidationError(sentence(str(exc))) from None
+        if field.answer is MISSING:
+            raise StopValidation()  # empty is not an error here; required-ness depends on the page
+
+
+class ItemMixin:
+    item: Item
+    answer: Any = MISSING
+
+    @property
+    def kind(self) -> str:
+        return self.item.type
+
+
+class ChoiceItemField(ItemMixin, RadioField):
+    def __init__(self, item: Item, **kwargs: Any):
+        if item.type == "yes_no":
+            choices = [("yes", "Yes"), ("no", "No")]
+        else:
+            choices = [(str(c.value), c.label) for c in item.choices]
+        super().__init__(item.text, choices=choices, validate_choice=False,
+                         validators=[AnswerOf()], **kwargs)
+        self.item = item
+
+
+class MultiItemField(ItemMixin, SelectMultipleField):
+    def __init__(self, item: Item, **kwargs: Any):
+        choices = [(c.value, c.label) for c in item.choices]
+        choices.append((NONE_VALUE, item.none_label or "None of these"))
+        super().__init__(item.text, choices=choices, validate_choice=False,
+                         validators=[AnswerOf()], **kwargs)
+        self.item = item
+
+
+class TextItemField(ItemMixin, StringField):
+    """Numbers, dates and text: the raw string is kept as typed, so a wrong value is shown back."""
+
+    def __init__(self, item: Item, **kwargs: Any):
+        super().__init__(item.text, validators=[AnswerOf()], **kwargs)
+        self.item = item
+
+
+def _field_for(item: Item) -> Any:
+    if item.type in ("yes_no", "scale", "single_choice"):
+        return ChoiceItemField(item, name=item.id)
+    if item.type == "multi_choice":
+        return MultiItemField(item, name=item.id)
+    return TextItemField(item, name=item.id)
+
+
+class SectionForm(FlaskForm):
+    """Base of the per-section forms. Control fields start with ``_``; item ids never do."""
+
+    shown = HiddenField(name="_shown")  # the items the patient could see when pressing a button
+    ref = HiddenField(name="_ref")  # a signed reference to the intake, to keep a page if the session ended
+    return_to = HiddenField(name="_return")  # "review" when the page was opened from the review
+
+    as_of: datetime.date
+    section: Section
+
+    def item_fields(self) -> list[Any]:
+        return [self[f"q_{item.id}"] for item in self.section.items]
+
+    def field_for(self, item_id: str) -> Any:
+        return self[f"q_{item_id}"]
+
+    def shown_ids(self, default: set[str]) -> set[str]:
+        """The items the patient could see, as the page (or its script) reported them."""
+        if self.shown.data is None:
+            return default
+        allowed = {item.id for item in self.section.items}
+        return {part for part in self.shown.data.split() if part in allowed}
+
+
+_form_classes: dict[tuple[str, str], type[SectionForm]] = {}
+
+
+def section_form_class(qs: QuestionSet, section: Section) -> type[SectionForm]:
+    key = (qs.content_hash, section.id)
+    if key not in _form_classes:
+        attrs: dict[str, Any] = {f"q_{item.id}": _field_for(item) for item in section.items}
+        attrs["section"] = section
+        _form_classes[key] = type(f"Section_{section.id}", (SectionForm,), attrs)
+    return _form_classes[key]
+
+
+def make_form(qs: QuestionSet, section: Section, as_of: datetime.date, formdata: Any = None,
+              answers: dict[str, Any] | None = None, **controls: Any) -> SectionForm:
+    """A bound form: from posted data, or filled with the stored answers."""
+    cls = section_form_class(qs, section)
+    data = {}
+    if formdata is None:
+        for item in section.items:
+            value = to_form_value(item, (answers or {}).get(item.id))
+            if value is not None:
+                data[f"q_{item.id}"] = value
+        data.update(controls)
+    form = cls(formdata=formdata, data=data)
+    form.as_of = as_of
+    if formdata is not None:
+        for field in form.item_fields():
+            field.answer = MISSING
+    return form
+
+
+class PlainForm(FlaskForm):
+    """A form with only its CSRF token (review/submit, public start)."""

@@ -1,0 +1,74 @@
+"""Rendering the summary to PDF with WeasyPrint (imported only when a PDF is made).
+
+A submission's PDF is rendered once, when it is created (``submission_created``), and stored in
+``submission.pdf``; ``ensure_pdf`` renders it again if it is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, render_template
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+
+from ..db import db
+from ..models import Submission, utcnow
+from .summary import Summary, summary_for_submission
+
+log = logging.getLogger(__name__)
+PAGE_SIZES = {"letter": "letter", "a4": "A4"}
+
+
+def summary_document(summary: Summary) -> str:
+    """The PDF's HTML: the shared summary template inside the print document."""
+    size = PAGE_SIZES.get(str(current_app.config.get("REPORT_PAGE_SIZE", "letter")).lower(), "letter")
+    return render_template("report/document.html", s=summary, page_size=size)
+
+
+def render_pdf(summary: Summary, fetcher=None) -> bytes:
+    """The summary as PDF bytes. Only bundled assets can be loaded (see fetcher.py)."""
+    from weasyprint import HTML  # lazy: importing WeasyPrint takes most of a second
+
+    from .fetcher import AssetFetcher
+
+    html = summary_document(summary)
+    fetcher = fetcher or AssetFetcher()
+    # No base_url: a relative URL has nothing to resolve against, and every absolute one goes
+    # through the fetcher, which refuses all but screening-asset: names.
+    document = HTML(string=html, base_url=None, url_fetcher=fetcher)
+    return document.write_pdf()
+
+
+def store_pdf(submission: Submission) -> bytes:
+    """Render a submission's PDF and store it (commits)."""
+    pdf = render_pdf(summary_for_submission(submission))
+    submission.pdf = pdf
+    submission.pdf_rendered_at = utcnow()
+    db.session.commit()
+    return pdf
+
+
+def ensure_pdf(submission_id: int) -> tuple[Submission, bytes] | None:
+    """The stored PDF of a submission, rendered now if it is missing; None if there is no such submission."""
+    submission = db.session.scalar(select(Submission).options(undefer(Submission.pdf))
+                                   .where(Submission.id == submission_id))
+    if submission is None:
+        return None
+    if submission.pdf:
+        return submission, submission.pdf
+    return submission, store_pdf(submission)
+
+
+def on_submission_created(sender, submission: Submission, **extra) -> None:
+    """Render and store the PDF of a new submission. A failure never touches the submission itself."""
+    if not current_app.config.get("REPORT_RENDER_ON_SUBMIT", True):
+        return
+    submission_id = submission.id
+    try:
+        store_pdf(submission)
+    except Exception as exc:  # noqa: BLE001 - the submission is committed already; keep it, log, move on
+        db.session.rollback()
+        # No patient data in logs: the submission id and the kind of error only.
+        log.error("The PDF of submission %s was not rendered at submission (%s); it will be rendered "
+                  "when first downloaded.", submission_id, type(exc).__name__)
