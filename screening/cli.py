@@ -22,6 +22,8 @@ from .yaml_source import LoadError
 def init_app(app: Flask) -> None:
     app.cli.add_command(check_command)
     app.cli.add_command(evaluate_command)
+    app.cli.add_command(audit_group)
+    app.cli.add_command(backup_command)
 
 
 def fail(message: str) -> None:
@@ -141,3 +143,36 @@ def resolve_sets(set_id: str, question_set_path: Path | None, rule_set_path: Pat
             rs = content.compile_rule_set(rs_row, qs_row)
         rs_version = rs_row.version
     return qs, rs, (qs_version, rs_version)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify_command() -> None:
+    """Check the hash chain: exit 1 if any event was edited, inserted or deleted."""
+    from . import audit
+
+    problems = audit.verify()
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        fail(f"audit log is NOT intact: {len(problems)} problem(s)")
+    click.echo("audit log intact")
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Write a consistent copy of the SQLite database to PATH while the service runs."""
+    from .backup import BackupError, backup_sqlite
+
+    try:
+        size = backup_sqlite(path)
+    except BackupError as exc:
+        fail(str(exc))
+    click.echo(f"backup written to {path} ({size} bytes, integrity ok)")

@@ -1,0 +1,45 @@
+"""Operations commands: the audit chain check and online backups."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy import text
+
+from screening import audit
+from screening.db import db
+
+
+def test_audit_verify_detects_an_edited_and_a_deleted_event(app):
+    runner = app.test_cli_runner()
+    with app.app_context():
+        for n in range(3):
+            audit.record("system", "test", f"thing:{n}")
+        db.session.commit()
+    ok = runner.invoke(args=["audit", "verify"])
+    assert ok.exit_code == 0 and "audit log intact" in ok.output
+
+    with app.app_context():
+        first, second = db.session.execute(text("SELECT id FROM audit_event ORDER BY id LIMIT 2")).scalars().all()
+        db.session.execute(text("UPDATE audit_event SET target = 'thing:edited' WHERE id = :id"), {"id": first})
+        db.session.commit()
+    edited = runner.invoke(args=["audit", "verify"])
+    assert edited.exit_code == 1 and f"event {first}: its content was changed" in edited.output
+
+    with app.app_context():
+        db.session.execute(text("DELETE FROM audit_event WHERE id = :id"), {"id": first})
+        db.session.commit()
+    deleted = runner.invoke(args=["audit", "verify"])
+    assert deleted.exit_code == 1 and f"event {second}: does not follow the event before it" in deleted.output
+
+
+def test_backup_makes_a_consistent_copy_and_refuses_to_overwrite(app, tmp_path):
+    runner = app.test_cli_runner()
+    target = tmp_path / "copy.sqlite3"
+    result = runner.invoke(args=["backup", str(target)])
+    assert result.exit_code == 0, result.output
+    copy = sqlite3.connect(target)
+    assert copy.execute("SELECT set_id, version FROM question_set_version").fetchall() == [("ketamine-intake", 1)]
+    copy.close()
+    again = runner.invoke(args=["backup", str(target)])
+    assert again.exit_code == 1 and "already exists" in again.output
