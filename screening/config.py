@@ -16,8 +16,12 @@ from flask import Flask
 class Defaults:
     CLINIC_NAME = "Your clinic"
     CLINIC_PHONE = ""
+    BASE_URL = "http://127.0.0.1:5000"  # used in links printed by the CLI
     DEFAULT_QUESTION_SET = "ketamine-intake"
-    SESSION_IDLE_MINUTES = 30
+    PUBLIC_START = False  # a public "start an intake" page at /start
+    INTAKE_IDLE_MINUTES = 60  # a patient's session ends after this long without activity
+    INTAKE_SUPPORT_TRIGGERS = None  # None: the default crisis-page triggers (screening/intake/flow.py)
+    SESSION_IDLE_MINUTES = 30  # staff sessions
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     SESSION_COOKIE_HTTPONLY = True

@@ -6,7 +6,8 @@ the ``create-user`` command, and on a fresh install (no users) logs a one-time s
 
 from __future__ import annotations
 
-from flask import Flask, flash, g, redirect, request, session, url_for
+import click
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import generate_csrf
 
@@ -19,7 +20,6 @@ login_manager = LoginManager()
 def init_app(app: Flask) -> None:
     app.config.setdefault("SESSION_MAX_HOURS", 12)  # absolute limit of one sign-in
     app.config.setdefault("PASSWORD_HASH_METHOD", "scrypt")  # werkzeug's scrypt, n=2**15, r=8, p=1
-    app.config.setdefault("SETUP_LINK_BASE", "http://127.0.0.1:5000")  # only for the printed hint
 
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
@@ -48,8 +48,6 @@ def _unauthorized():
     reason = g.get("session_end_reason")
     session.pop("_user_id", None)
     if reason == "idle":
-        from flask import current_app
-
         minutes = current_app.config["SESSION_IDLE_MINUTES"]
         flash(f"You were signed out after {minutes:g} minutes without activity. Please sign in again.", "info")
     elif reason:
@@ -62,11 +60,20 @@ def _unauthorized():
     return redirect(url_for("accounts.sign_in", next=target) if target else url_for("accounts.sign_in"))
 
 
+def _running_another_command() -> bool:
+    """True while ``flask <command>`` loads the app for a command other than ``run`` (no link then:
+    ``create-user`` or ``evaluate`` should not print one). A WSGI server or ``flask run`` gets False."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and getattr(ctx.command, "name", None) != "run"
+
+
 def _announce_setup_link(app: Flask) -> None:
     """On a fresh install (no users), log a one-time link that creates the first admin."""
     from ..db import db
     from .auth import issue_setup_token
 
+    if _running_another_command():
+        return
     with app.app_context():
         db.create_all()  # idempotent; the app factory runs it again for the other tables
         token = issue_setup_token()
@@ -74,7 +81,13 @@ def _announce_setup_link(app: Flask) -> None:
             return
         db.session.commit()
         path = f"/setup/{token}"
+        base = app.config.get("BASE_URL") or "http://127.0.0.1:5000"
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None and ctx.params.get("port"):  # flask run --host H --port P
+            host = ctx.params.get("host") or "127.0.0.1"
+            scheme = "https" if ctx.params.get("cert") else "http"
+            base = f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{ctx.params['port']}"
         app.logger.warning(
             "No staff accounts yet. To create the first admin, open %s%s (or this path on the address "
             "the service is reached at). The link works once, for 24 hours. Alternatively: "
-            "flask --app screening create-user EMAIL --role admin", app.config["SETUP_LINK_BASE"], path)
+            "flask --app screening create-user EMAIL --role admin", base, path)

@@ -206,7 +206,10 @@ def load_user(token: str) -> StaffUser | None:
     if reason is None and (user is None or not user.active):
         reason = "disabled"
     if reason is not None:
+        from .. import audit
+
         row.ended_at, row.end_reason = now, reason
+        audit.record("system", "account.session_ended", f"user:{row.user_id}", reason=reason)
         db.session.commit()
         g.session_end_reason = reason
         return None

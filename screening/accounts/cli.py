@@ -31,6 +31,6 @@ def create_user_command(email: str, role: str, password_stdin: bool) -> None:
     except auth.AccountError as exc:
         click.echo(f"create-user: {exc}", err=True)
         raise SystemExit(1)
-    audit.record("cli", "user_created", f"user:{user.id}", role=role)
+    audit.record("cli", "account.created", f"user:{user.id}", role=role)
     db.session.commit()
     click.echo(f"Created {role} account {user.email} (user {user.id}).")

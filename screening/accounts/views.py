@@ -50,12 +50,12 @@ def sign_in():
     if form.validate_on_submit():
         user, named = auth.authenticate(form.email.data, form.password.data)
         if user is None:
-            audit.record("anonymous", "sign_in_failed", f"user:{named.id}" if named else None)
+            audit.record("anonymous", "account.sign_in_failed", f"user:{named.id}" if named else None)
             db.session.commit()
             error = GENERIC_SIGN_IN_ERROR
         else:
             staff = auth.start_session(user)
-            audit.record(staff.actor, "sign_in", staff.actor)
+            audit.record(staff.actor, "account.sign_in", staff.actor)
             db.session.commit()
             return redirect(safe_next(form.next.data) or home_url())
     elif request.method == "POST":
@@ -72,7 +72,7 @@ def sign_out():
     if current_user.is_authenticated:
         actor = current_user.actor
         auth.sign_out()
-        audit.record(actor, "sign_out", actor)
+        audit.record(actor, "account.sign_out", actor)
         db.session.commit()
     else:
         auth.sign_out()
@@ -95,9 +95,9 @@ def setup(token: str):
         else:
             row.used_at = utcnow()
             actor = f"user:{user.id}"
-            audit.record("setup-link", "first_admin_created", actor, role="admin")
+            audit.record("setup-link", "account.first_admin_created", actor, role="admin")
             staff = auth.start_session(user)
-            audit.record(staff.actor, "sign_in", staff.actor)
+            audit.record(staff.actor, "account.sign_in", staff.actor)
             db.session.commit()
             current_app.logger.info("The first admin account was created with the setup link.")
             flash("Your admin account is ready. You are signed in.", "info")

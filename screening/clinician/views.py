@@ -13,6 +13,7 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
                    url_for)
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from .. import audit
@@ -53,6 +54,12 @@ def no_store(response):
 @bp.app_template_filter("staff_time")
 def staff_time(moment):
     return format_time(moment, current_app.config["CLINIC_TIMEZONE"]) or ""
+
+
+def _local_time(moment) -> str:
+    """'2026-03-15 14:02' in the clinic's time zone (the zone is named once, in the column header)."""
+    text = format_time(moment, current_app.config["CLINIC_TIMEZONE"]) or ""
+    return text.split(" (")[0]
 
 
 @bp.app_template_global("state_label")
@@ -101,9 +108,12 @@ def worklist():
         "review": page.reviews.get(s.id),
         "severity": RANK_NAMES[s.severity_rank] if 0 <= s.severity_rank < len(RANK_NAMES) else "none",
         "scores": [key_score_text(s.result, sid) for sid, _ in columns],
+        "counts": [("exclude", s.exclude_count), ("urgent", s.urgent_count), ("review", s.review_count),
+                   ("info", s.info_count)],
+        "submitted": _local_time(s.submitted_at),
     } for s in page.rows]
     return render_template(
-        "clinician/worklist.html", nav="worklist", rows=rows, columns=columns, filters=filters,
+        "clinician/worklist.html", nav="worklist", zip=zip, rows=rows, columns=columns, filters=filters,
         review_states=REVIEW_STATES, severities=RANK_NAMES,
         next_url=url_for(".worklist", **filters, after=page.next_cursor.encode()) if page.next_cursor else None,
         prev_url=url_for(".worklist", **filters, before=page.prev_cursor.encode()) if page.prev_cursor else None,
@@ -125,8 +135,17 @@ def intake_link(token: str) -> str:
         path = url_for(endpoint, token=token)
     else:  # the patient flow is not installed: the path it is expected to use
         path = f"/intake/{token}"
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
-    return base.rstrip("/") + path
+    return public_base_url().rstrip("/") + path
+
+
+def public_base_url() -> str:
+    """BASE_URL when it is set for this site; otherwise the address the clinician is using."""
+    from ..config import Defaults
+
+    configured = current_app.config.get("BASE_URL")
+    if configured and configured != getattr(Defaults, "BASE_URL", None):
+        return configured
+    return request.host_url
 
 
 def _link_page(intake: Intake, token: str, replaced: bool = False):
@@ -171,7 +190,7 @@ def new_invitation():
             db.session.rollback()
             flash("No question set is published yet, so no invitation can be made. Ask an admin.", "error")
             return redirect(url_for(".invitations"))
-        audit.record(current_user.actor, "invitation_created", f"intake:{intake.id}")
+        audit.record(current_user.actor, "invitation.created", f"intake:{intake.id}")
         db.session.commit()
         return _link_page(intake, token)
     status = 400 if request.method == "POST" else 200
@@ -193,7 +212,7 @@ def revoke_invitation(intake_id: int):
     intake = _intake_or_404(intake_id)
     if intake.state in OPEN_STATES:
         revoke(intake)
-        audit.record(current_user.actor, "invitation_revoked", f"intake:{intake.id}")
+        audit.record(current_user.actor, "invitation.revoked", f"intake:{intake.id}")
         db.session.commit()
         flash(f"Invitation {intake.id} is revoked: its link no longer opens the questionnaire.", "info")
     else:
@@ -213,7 +232,7 @@ def new_link(intake_id: int):
         return redirect(url_for(".invitations"))
     token = secrets.token_urlsafe(32)
     intake.token_hash = hash_token(token)
-    audit.record(current_user.actor, "invitation_link_replaced", f"intake:{intake.id}")
+    audit.record(current_user.actor, "invitation.link_replaced", f"intake:{intake.id}")
     db.session.commit()
     return _link_page(intake, token, replaced=True)
 
@@ -234,7 +253,7 @@ def summary(submission_id: int):
     submission = _submission_or_404(submission_id)
     report = summary_for_submission(submission)
     review = db.session.get(SubmissionReview, submission.id)
-    audit.record(current_user.actor, "view_summary", f"submission:{submission.id}")
+    audit.record(current_user.actor, "submission.summary_viewed", f"submission:{submission.id}")
     db.session.commit()
     return render_template("clinician/summary.html", nav="worklist", s=report, submission=submission,
                            review=review, review_form=ReviewForm())
@@ -245,11 +264,19 @@ def summary(submission_id: int):
 def summary_pdf(submission_id: int):
     from ..report.pdf import ensure_pdf
 
-    found = ensure_pdf(submission_id)
+    try:
+        found = ensure_pdf(submission_id)
+    except Exception as exc:  # noqa: BLE001 - say so plainly; the HTML summary still works
+        db.session.rollback()
+        current_app.logger.error("The PDF of submission %s could not be rendered (%s).", submission_id,
+                                 type(exc).__name__)
+        flash("The PDF could not be made just now; the summary below has the same content. "
+              "Please tell your administrator.", "error")
+        return redirect(url_for(".summary", submission_id=submission_id))
     if found is None:
         abort(404)
     submission, pdf = found
-    audit.record(current_user.actor, "view_pdf", f"submission:{submission.id}")
+    audit.record(current_user.actor, "submission.pdf_viewed", f"submission:{submission.id}")
     db.session.commit()
     response = make_response(pdf)
     response.headers["Content-Type"] = "application/pdf"
@@ -274,7 +301,12 @@ def review(submission_id: int):
     note = (form.note.data or "").strip() or None
     db.session.add(SubmissionReview(submission_id=submission.id, reviewed_by=current_user.id,
                                     reviewer_email=current_user.email, reviewed_at=utcnow(), note=note))
-    audit.record(current_user.actor, "review", f"submission:{submission.id}", with_note=note is not None)
-    db.session.commit()
+    audit.record(current_user.actor, "submission.reviewed", f"submission:{submission.id}", with_note=note is not None)
+    try:
+        db.session.commit()
+    except IntegrityError:  # another clinician reviewed it at the same moment
+        db.session.rollback()
+        flash(f"Submission {submission.id} was already reviewed by someone else.", "info")
+        return redirect(url_for(".summary", submission_id=submission.id))
     flash(f"Submission {submission.id} is marked reviewed.", "info")
     return redirect(url_for(".worklist"))

@@ -17,6 +17,12 @@ from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, RadioField, SelectMultipleField, StringField
 from wtforms.validators import StopValidation, ValidationError
 
+try:  # WTForms 3.3+ wants choices as SelectChoice; older versions take (value, label) pairs
+    from wtforms import SelectChoice as _Choice
+except ImportError:  # pragma: no cover
+    def _Choice(value, label):  # type: ignore[no-redef]
+        return (value, label)
+
 from ..questions.model import InvalidAnswer, Item, QuestionSet, Section, encode_answer, normalize_answer
 
 NONE_VALUE = "__none__"  # the "None of these" box of a multi-choice item; item values never start with _
@@ -115,6 +121,7 @@ class AnswerOf:
 class ItemMixin:
     item: Item
     answer: Any = MISSING
+    options: list[tuple[str, str]] = []  # (form value, label), for the templates
 
     @property
     def kind(self) -> str:
@@ -127,18 +134,18 @@ class ChoiceItemField(ItemMixin, RadioField):
             choices = [("yes", "Yes"), ("no", "No")]
         else:
             choices = [(str(c.value), c.label) for c in item.choices]
-        super().__init__(item.text, choices=choices, validate_choice=False,
+        super().__init__(item.text, choices=[_Choice(v, label) for v, label in choices], validate_choice=False,
                          validators=[AnswerOf()], **kwargs)
-        self.item = item
+        self.item, self.options = item, choices
 
 
 class MultiItemField(ItemMixin, SelectMultipleField):
     def __init__(self, item: Item, **kwargs: Any):
         choices = [(c.value, c.label) for c in item.choices]
         choices.append((NONE_VALUE, item.none_label or "None of these"))
-        super().__init__(item.text, choices=choices, validate_choice=False,
+        super().__init__(item.text, choices=[_Choice(v, label) for v, label in choices], validate_choice=False,
                          validators=[AnswerOf()], **kwargs)
-        self.item = item
+        self.item, self.options = item, choices
 
 
 class TextItemField(ItemMixin, StringField):

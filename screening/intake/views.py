@@ -15,7 +15,7 @@ from typing import Any
 from flask import (Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, session,
                    url_for)
 from flask_wtf.csrf import CSRFError
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select
 
 from .. import audit
@@ -27,13 +27,12 @@ from ..questions.model import Item, QuestionSet, Section, encode_answer
 from ..rules.conditions import format_value
 from ..submissions import submit_intake
 from .flow import DEFAULT_SUPPORT_TRIGGERS, Journey, compile_triggers, live_triggers, support_level
-from .forms import INVALID, MISSING, PlainForm, SectionForm, make_form
+from .forms import INVALID, MISSING, PlainForm, SectionForm, make_form, to_form_value
 
 bp = Blueprint("intake", __name__)
 
 OPEN_STATES = ("not_started", "in_progress")
 SESSION_KEYS = ("intake_id", "intake_seen", "intake_support", "intake_validate", "intake_link")
-REF_MAX_AGE = 30 * 24 * 3600  # how long a page's own reference can identify its intake
 
 NOTICES = {
     "csrf": "For your security we could not save this page yet. Please check your answers and press Next again.",
@@ -59,8 +58,8 @@ def actor(intake: Intake) -> str:
     return f"patient:intake:{intake.id}"
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="screening.intake.page")
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="screening.intake.page")
 
 
 def sign_ref(intake: Intake) -> str:
@@ -68,10 +67,11 @@ def sign_ref(intake: Intake) -> str:
 
 
 def read_ref(value: str | None) -> int | None:
+    """The intake a page was shown for. It only ever identifies; it never lets anyone in or shows data."""
     if not value or len(value) > 200:
         return None
     try:
-        intake_id = _serializer().loads(value, max_age=REF_MAX_AGE)
+        intake_id = _serializer().loads(value)
     except BadData:
         return None
     return intake_id if isinstance(intake_id, int) else None
@@ -147,8 +147,24 @@ def support_triggers(qs: QuestionSet):
     return compile_triggers(qs, current_app.config.get("INTAKE_SUPPORT_TRIGGERS") or DEFAULT_SUPPORT_TRIGGERS)
 
 
+@bp.app_template_filter("tel_href")
 def tel(number: str) -> str:
+    """A phone number as dialled from a ``tel:`` link."""
     return re.sub(r"[^\d+]", "", number or "")
+
+
+@bp.app_template_global("intake_date_max")
+def date_max(item: Item) -> str:
+    return today().isoformat()
+
+
+@bp.app_template_global("intake_date_min")
+def date_min(item: Item) -> str:
+    day, years = today(), item.max_years_ago or 0
+    try:
+        return day.replace(year=day.year - years).isoformat()
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28).isoformat()
 
 
 @bp.app_template_filter("intake_paragraphs")
@@ -264,8 +280,9 @@ def section(section_id: str):
 
 def save_section(section_id: str, csrf_failed: bool = False):
     intake = session_intake(for_update=True)
-    ref_id = read_ref(request.form.get("_ref"))
-    if intake is None or (ref_id is not None and ref_id != intake.id):
+    raw_ref = request.form.get("_ref")
+    ref_id = read_ref(raw_ref)
+    if intake is None or (raw_ref and ref_id != intake.id):
         return unsaved_page(section_id, ref_id, "other_intake" if intake is not None else "session_ended")
     blocked = not_open(intake)
     if blocked:
@@ -277,16 +294,16 @@ def save_section(section_id: str, csrf_failed: bool = False):
     as_of = today()
     form = make_form(qs, section, as_of, formdata=request.form)
     form.validate()
-    if csrf_failed or (form.meta.csrf and form.csrf_token.errors):
-        journey = journey_for(intake)
-        shown = form.shown_ids({i.id for i in journey.visible_items(section)})
-        return render_section(intake, qs, section, form, journey, {}, "csrf", shown=shown)
-
-    action = request.form.get("_action", "next")
     before = journey_for(intake)
     shown = form.shown_ids({i.id for i in before.visible_items(section)})
     answers, valid_view = merge_page(intake.answers, form, shown)
     journey = Journey(qs, valid_view, as_of)
+    fill_unposted(form, intake.answers, shown)
+    if csrf_failed or (form.meta.csrf and form.csrf_token.errors):
+        # Nothing is saved; the page comes back as it was posted (what shows follows what was typed).
+        return render_section(intake, qs, section, form, journey, {}, "csrf")
+
+    action = request.form.get("_action", "next")
     visible = {item.id for item in journey.visible_items(section)}
     errors: dict[str, str] = {}
     for field in form.item_fields():
@@ -299,7 +316,7 @@ def save_section(section_id: str, csrf_failed: bool = False):
     db.session.commit()
 
     if errors:
-        return render_section(intake, qs, section, form, journey, errors, None, shown=shown)
+        return render_section(intake, qs, section, form, journey, errors, None)
     return_to_review = form.return_to.data == "review"
     if action == "back":
         target = None if return_to_review else journey.previous_before(section)
@@ -348,6 +365,13 @@ def merge_page(stored: dict, form: SectionForm, shown: set[str]) -> tuple[dict, 
     return answers, view
 
 
+def fill_unposted(form: SectionForm, stored: dict, shown: set[str]) -> None:
+    """Fields that were hidden (so not posted) show their stored answer if they show now."""
+    for field in form.item_fields():
+        if field.item.id not in shown:
+            field.data = to_form_value(field.item, (stored or {}).get(field.item.id))
+
+
 def leave_page(journey: Journey, section: Section, destination: str) -> Response:
     """Go on from a saved page, through the crisis-support page first when its answers call for it."""
     level = support_level(journey, section, support_triggers(journey.qs))
@@ -377,9 +401,7 @@ def render_section(intake: Intake, qs: QuestionSet, section: Section, form: Sect
                    journey: Journey | None, errors: dict[str, str], notice: str | None,
                    shown: set[str] | None = None, added: int = 0) -> str:
     """Render a section. ``journey`` is None when the session has ended: no progress, nothing stored shown."""
-    if journey is not None and shown is None:
-        shown = {item.id for item in journey.visible_items(section)}
-    if journey is not None and notice not in ("csrf",):
+    if journey is not None:
         shown = {item.id for item in journey.visible_items(section)}
     shown = shown or set()
     form.shown.data = " ".join(item.id for item in section.items if item.id in shown)
@@ -445,7 +467,7 @@ def support():
     destination = pending.get("next") or url_for(".resume")
     if not destination.startswith("/intake"):
         destination = url_for(".resume")
-    return render_template("intake/support.html", level=pending["level"], next_url=destination, tel=tel)
+    return render_template("intake/support.html", level=pending["level"], next_url=destination)
 
 
 # -- review, submit, thank you ---------------------------------------------------------------------

@@ -66,6 +66,12 @@ class FlagView:
     source: str
     facts: list[FactView]
 
+    @property
+    def lead(self) -> tuple[str, str]:
+        """The message's first sentence (shown in bold) and the rest."""
+        head, sep, rest = self.message.partition(". ")
+        return (head + ".", rest) if sep and rest else (self.message, "")
+
 
 @dataclass
 class SeverityGroup:
@@ -125,6 +131,23 @@ class Summary:
         return sum(self.flag_counts.values())
 
     @property
+    def running_when(self) -> str:
+        """The time line printed at the top of every PDF page."""
+        if self.submitted:
+            return f"Submitted {self.submitted}"
+        return f"Not submitted: {self.origin or 'rendered from answers'}"
+
+    @property
+    def glance_scores(self) -> list[str]:
+        parts = []
+        for score in self.scores:
+            if not score.complete:
+                parts.append(f"{score.name} incomplete")
+            else:
+                parts.append(f"{score.name} {score.value}" + (f", {score.band}" if score.band else ""))
+        return parts + [f"{label} {value}" for label, value in self.computed]
+
+    @property
     def note(self) -> str:
         return DECISION_SUPPORT_NOTE
 
@@ -136,7 +159,8 @@ class Summary:
 # -- formatting --------------------------------------------------------------------------------
 
 def humanize(value: str) -> str:
-    return value.replace("_", " ")
+    """'non_acute_positive' -> 'non-acute positive'."""
+    return re.sub(r"\bnon_", "non-", value).replace("_", " ")
 
 
 def format_answer(item: Item | None, value: Any) -> str:
@@ -158,7 +182,12 @@ def format_answer(item: Item | None, value: Any) -> str:
             return item.none_label or "None of these"
         return "; ".join(item.choice_label(v) for v in value)
     if kind in ("integer", "decimal") and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{format_value(value)} {item.unit}" if item.unit else format_value(value)
+        if not item.unit:
+            return format_value(value)
+        unit = item.unit
+        if value == 1 and unit.isalpha() and unit.endswith("s"):
+            unit = unit[:-1]  # "1 medicine", "1 time", "1 month"
+        return f"{format_value(value)} {unit}"
     return format_value(value)
 
 
@@ -192,7 +221,8 @@ def format_time(moment: datetime.datetime | None, tz_name: str) -> str | None:
 
 # -- building ----------------------------------------------------------------------------------
 
-def _fact_views(qs: QuestionSet, because: list[dict], scores: dict, computed: dict) -> list[FactView]:
+def _fact_views(qs: QuestionSet, because: list[dict], scores: dict, computed: dict,
+                answers: dict) -> list[FactView]:
     grouped: dict[tuple[str, str], FactView] = {}
     for fact in because:
         kind, ref, text = fact.get("kind", "answer"), fact.get("id", ""), fact.get("text", "")
@@ -205,7 +235,7 @@ def _fact_views(qs: QuestionSet, because: list[dict], scores: dict, computed: di
         if kind == "answer":
             item = qs.items.get(ref)
             label = item.text if item else ref
-            answer = format_answer(item, value)
+            answer = format_answer(item, _matched_choices(item, ref, text) or value)
         elif kind in ("score", "band"):
             label = score_name(qs, ref) + (" result" if kind == "band" else " score")
             stored = scores.get(ref, {})
@@ -218,8 +248,20 @@ def _fact_views(qs: QuestionSet, because: list[dict], scores: dict, computed: di
             answer = format_value(computed.get(ref, value))
             if comp is not None and comp.unit and value is not None:
                 answer += f" {comp.unit}"
+            if comp is not None:
+                sources = [f"{i} = {format_answer(qs.items.get(i), answers.get(i))}" for i in comp.inputs]
+                label += " (computed from " + ", ".join(sources) + ")"
         grouped[key] = FactView(kind, ref, label, answer, [text] if text else [])
     return list(grouped.values())
+
+
+def _matched_choices(item: Item | None, ref: str, text: str) -> list[str] | None:
+    """For a multi-choice test that held ("medical_conditions includes aneurysm"), just the choices it matched."""
+    prefix = f"{ref} includes "
+    if item is None or item.type != "multi_choice" or not text.startswith(prefix):
+        return None
+    values = [v.strip() for v in text[len(prefix):].split(",")]
+    return values if values and all(v in item.choice_values for v in values) else None
 
 
 def _score_value_text(qs: QuestionSet, score_id: str, stored: dict) -> str:
@@ -280,7 +322,8 @@ def build_summary(qs: QuestionSet, result: dict, answers: dict, patient: Patient
     scores = result.get("scores", {})
     computed = result.get("computed", {})
     flags = [FlagView(f["rule"], f["severity"], f["message"], f["source"],
-                      _fact_views(qs, f.get("because", []), scores, computed))
+                      _fact_views(qs, f.get("because", []), scores, computed,
+                                  answers if isinstance(answers, dict) else {}))
              for f in result.get("flags", [])]
     groups = []
     for severity in SEVERITIES:
