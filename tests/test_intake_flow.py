@@ -261,7 +261,7 @@ def test_resume_after_a_new_session_goes_to_the_first_unanswered_page(app, clien
     text = page(fresh.get("/intake/section/phq9"))
     assert re.search(r'name="phq9_2" value="2" checked', text)
 
-    # optional pages count as done once a later page has answers
+    # pages left with Next count as done, even when their optional questions were skipped
     for section_id, answers in GOOD_PAGES[3:7]:
         complete_section(fresh, section_id, answers)
     newer = app.test_client()
@@ -271,6 +271,15 @@ def test_resume_after_a_new_session_goes_to_the_first_unanswered_page(app, clien
     set_answers(app, intake_id, {k: v for k, v in load_intake(app, intake_id).answers.items() if k != "gad7_3"})
     assert location(newer.get("/intake/section/drug_use")) == "/intake"
     assert location(newer.get("/intake")) == "/intake/section/gad7"
+
+
+def test_resume_skips_an_optional_page_left_empty_but_not_one_never_reached(app, client, started):
+    for section_id, answers in GOOD_PAGES[:7]:
+        complete_section(client, section_id, answers)
+    complete_section(client, "alcohol", {})  # every question there is optional: Next with nothing chosen
+    again = app.test_client()
+    open_link(again, started[1])
+    assert location(again.get("/intake")) == "/intake/section/drug_use"
 
 
 def test_back_saves_the_page_without_asking_for_required_answers(app, client, started):

@@ -57,9 +57,11 @@ def required_message(item: Item) -> str:
 class Journey:
     """One moment of one intake: its normalized answers, what is visible, and the path through it."""
 
-    def __init__(self, qs: QuestionSet, answers: dict[str, Any], as_of: datetime.date):
+    def __init__(self, qs: QuestionSet, answers: dict[str, Any], as_of: datetime.date,
+                 completed: Iterable[str] = ()):
         self.qs = qs
         self.as_of = as_of
+        self.completed = frozenset(completed)
         self.answers, _ = qs.normalize_answers(answers or {}, as_of)
         self.ctx = qs.resolve(self.answers, as_of)
 
@@ -103,15 +105,10 @@ class Journey:
 
     # -- the path --------------------------------------------------------------------------------
     def resume_section(self) -> Section | None:
-        """Where to pick up: the first page that stops the patient, or the first page after the last page
-        with answers, whichever comes first; None means every page is done (go to the review)."""
-        sections = self.visible_sections()
-        last_answered = -1
-        for n, section in enumerate(sections):
-            if any(item.id in self.ctx.answers for item in section.items):
-                last_answered = n
-        for n, section in enumerate(sections):
-            if n > last_answered or self.problems(section):
+        """Where to pick up: the first visible page the patient has not yet left with Next, or one
+        that stops them (an answer there changed since); None means every page is done (review)."""
+        for section in self.visible_sections():
+            if section.id not in self.completed or self.problems(section):
                 return section
         return None
 

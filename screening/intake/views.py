@@ -114,7 +114,8 @@ def pinned_set(intake: Intake) -> QuestionSet:
 
 
 def journey_for(intake: Intake, answers: dict | None = None) -> Journey:
-    return Journey(pinned_set(intake), intake.answers if answers is None else answers, today())
+    return Journey(pinned_set(intake), intake.answers if answers is None else answers, today(),
+                   intake.completed_sections or ())
 
 
 def find_section(qs: QuestionSet, section_id: str) -> Section | None:
@@ -335,6 +336,9 @@ def save_section(section_id: str, csrf_failed: bool = False):
             errors[problem.item_id] = problem.message
     if errors or notice:
         return render_section(intake, qs, section, form, journey, errors, notice, added=len(added))
+    if section.id not in (intake.completed_sections or []):
+        intake.completed_sections = [*(intake.completed_sections or []), section.id]
+        db.session.commit()
     if return_to_review:
         target = journey.first_incomplete()
     else:
