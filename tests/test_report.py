@@ -277,3 +277,37 @@ def test_pdf_that_cannot_be_rendered_sends_the_clinician_to_the_html_summary(sta
     page = clinician_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "The PDF could not be made just now" in page and "Nell Nopdf" in page
     assert any(f"submission {sid}" in r.getMessage() and "OSError" in r.getMessage() for r in caplog.records)
+
+
+def test_because_names_the_exact_answers_that_fired_each_flag():
+    import json
+    from pathlib import Path
+
+    from screening.content import default_question_set_path, default_rule_set_path
+    from screening.evaluation import evaluate
+    from screening.questions import load_question_set
+    from screening.report.summary import Patient, build_summary
+    from screening.rules import load_rule_set
+
+    qs = load_question_set(default_question_set_path)
+    rs = load_rule_set(default_rule_set_path, qs)
+
+    def facts(case):
+        data = json.loads((Path(__file__).parent / "cases" / case).read_text())
+        result = evaluate(qs, rs, data["answers"], datetime.date.fromisoformat(data["as_of"])).to_json()
+        summary = build_summary(qs, result, data["answers"], Patient("X"))
+        return {f.rule: [(x.label, x.answer, x.tests) for x in f.facts] for g in summary.groups for f in g.flags}
+
+    young = facts("04-exclude-under-18.json")
+    assert young["under-18"] == [("Age (computed from date_of_birth = 2008-03-16)", "17", ["age = 17 < 18"])]
+    assert young["bp-missing"] == [(qs.items["bp_systolic"].text, "not answered", ["bp_systolic not answered"])]
+    several = facts("07-several-review-flags.json")
+    bladder_label = qs.items["medical_conditions"].choice_label("bladder_cystitis")
+    # Of the two conditions chosen, only the one that fired the rule is named.
+    assert several["bladder"] == [(qs.items["medical_conditions"].text, bladder_label,
+                                   ["medical_conditions includes bladder_cystitis"])]
+    # Two tests on one answer are shown once, with both tests.
+    assert several["bp-uncontrolled"][0] == (qs.items["bp_systolic"].text, "162 mmHg",
+                                             ["bp_systolic = 162 ≥ 160", "bp_systolic = 162 < 180"])
+    assert several["phq9-item9"] == [(qs.items["phq9_9"].text, "Several days (1)", ["phq9_9 = 1 ≥ 1"])]
+    assert several["ptsd-positive"][0][:2] == ("PC-PTSD-5 score", "4 of 5, positive")
