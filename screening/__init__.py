@@ -16,14 +16,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
     load_config(app, config)
 
-    from . import cli, web
+    from . import accounts, cli, security, web
     from .db import db
 
     db.init_app(app)
+    security.init_app(app)
     web.init_app(app)
     cli.init_app(app)
     with app.app_context():
         _prepare_database()
+    accounts.announce_setup_link(app)
     return app
 
 
@@ -31,12 +33,14 @@ def _prepare_database() -> None:
     from flask import current_app
     from sqlalchemy import select
 
+    from .audit import ensure_head
     from .content import bootstrap_defaults
     from .db import db
     from .models import QuestionSetVersion
     from .yaml_source import LoadError
 
     db.create_all()
+    ensure_head()
     if db.session.scalar(select(QuestionSetVersion.id).limit(1)) is None:
         try:
             bootstrap_defaults()

@@ -14,19 +14,38 @@ from flask import Flask
 
 
 class Defaults:
+    # The clinic
     CLINIC_NAME = "Your clinic"
     CLINIC_PHONE = ""
-    BASE_URL = "http://127.0.0.1:5000"  # used in links printed by the CLI
+    CLINIC_TIMEZONE = "UTC"  # an IANA name, e.g. "America/New_York": times shown to staff
+    BASE_URL = "http://127.0.0.1:5000"  # the address patients and staff use; links printed by the CLI
+    # Patients
     DEFAULT_QUESTION_SET = "ketamine-intake"
     PUBLIC_START = False  # a public "start an intake" page at /start
     INTAKE_IDLE_MINUTES = 60  # a patient's session ends after this long without activity
     INTAKE_SUPPORT_TRIGGERS = None  # None: the default crisis-page triggers (screening/intake/flow.py)
-    SESSION_IDLE_MINUTES = 30  # staff sessions
+    INTAKE_LINK_ENDPOINT = None  # None: the intake blueprint's link page
+    # Staff
+    SESSION_IDLE_MINUTES = 30
+    SESSION_MAX_HOURS = 12  # absolute limit of one sign-in
+    PASSWORD_HASH_METHOD = "scrypt"
+    WORKLIST_SCORES = ["phq9", "gad7", "asq"]  # key scores shown in each work-list row
+    # Reports
+    REPORT_RENDER_ON_SUBMIT = True
+    REPORT_PAGE_SIZE = "letter"  # or "A4"
+    # Security
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    WTF_CSRF_TIME_LIMIT = None  # a slow patient must never lose a page to an expired token
+    SESSION_COOKIE_SECURE = None  # None: secure whenever BASE_URL is https
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session: a slow patient never loses a page
+    PROXY_FIX_X_FOR = 0  # behind a TLS proxy: the number of proxies in front (usually 1)
+    RATELIMIT_STORAGE_URI = "memory://"  # several app processes: redis://host:6379
+    SIGN_IN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"  # failed sign-ins
+    SIGN_IN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
+    PATIENT_LINK_LIMIT_PER_ADDRESS = "20 per 10 minutes"  # unknown or used links
+    PUBLIC_START_LIMIT_PER_ADDRESS = "10 per hour"
 
 
 def instance_path_for(config: dict | None) -> Path:
@@ -44,6 +63,8 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config.setdefault("SQLALCHEMY_DATABASE_URI",
                           f"sqlite:///{Path(app.instance_path) / 'screening.sqlite3'}")
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 

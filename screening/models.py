@@ -143,3 +143,14 @@ class Draft(db.Model):
     based_on_version: Mapped[int | None]
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+
+class AuditHead(db.Model):
+    """One row: the hash of the newest audit event. Updating it first serializes writers of the log
+    (SQLite's write lock, PostgreSQL's row lock), and it reveals a deleted last event."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))

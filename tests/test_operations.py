@@ -33,6 +33,40 @@ def test_audit_verify_detects_an_edited_and_a_deleted_event(app):
     assert deleted.exit_code == 1 and f"event {second}: does not follow the event before it" in deleted.output
 
 
+def test_audit_verify_detects_a_deleted_newest_event(app):
+    runner = app.test_cli_runner()
+    with app.app_context():
+        for n in range(2):
+            audit.record("system", "test", f"thing:{n}")
+        db.session.commit()
+        db.session.execute(text("DELETE FROM audit_event WHERE id = (SELECT MAX(id) FROM audit_event)"))
+        db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "the newest event(s) were deleted" in result.output
+
+
+def test_concurrent_writers_never_fork_the_chain(app):
+    """Eight threads, each with its own connection, record events at once: the chain stays linear."""
+    import threading
+
+    def write(n):
+        with app.app_context():
+            for i in range(10):
+                audit.record("system", "race", f"t{n}:{i}")
+                db.session.commit()
+            db.session.remove()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with app.app_context():
+        assert audit.verify() == []
+        count = db.session.execute(text("SELECT COUNT(*) FROM audit_event WHERE action = 'race'")).scalar()
+        assert count == 80
+
+
 def test_backup_makes_a_consistent_copy_and_refuses_to_overwrite(app, tmp_path):
     runner = app.test_cli_runner()
     target = tmp_path / "copy.sqlite3"

@@ -1,7 +1,7 @@
 """Staff accounts: clinicians and admins, sign-in with server-side sessions, roles, the first admin.
 
 ``init_app`` registers Flask-Login, the sign-in/sign-out/setup pages, the admin landing page and
-the ``create-user`` command, and on a fresh install (no users) logs a one-time setup link.
+the ``create-user`` command; ``announce_setup_link`` logs a one-time setup link on a fresh install.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ login_manager = LoginManager()
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("SESSION_MAX_HOURS", 12)  # absolute limit of one sign-in
-    app.config.setdefault("PASSWORD_HASH_METHOD", "scrypt")  # werkzeug's scrypt, n=2**15, r=8, p=1
 
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
@@ -35,7 +33,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(admin_bp)
     app.cli.add_command(create_user_command)
-    _announce_setup_link(app)
 
 
 def _load_user(token: str):
@@ -67,15 +64,16 @@ def _running_another_command() -> bool:
     return ctx is not None and getattr(ctx.command, "name", None) != "run"
 
 
-def _announce_setup_link(app: Flask) -> None:
-    """On a fresh install (no users), log a one-time link that creates the first admin."""
+def announce_setup_link(app: Flask) -> None:
+    """On a fresh install (no users), log a one-time link that creates the first admin.
+
+    Called by the app factory once the tables exist."""
     from ..db import db
     from .auth import issue_setup_token
 
     if _running_another_command():
         return
     with app.app_context():
-        db.create_all()  # idempotent; the app factory runs it again for the other tables
         token = issue_setup_token()
         if token is None:
             return

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from .. import audit
+from ..security import configured, failed, limiter, sign_in_account_key
 from ..db import db
 from ..models import utcnow
 from . import auth
@@ -40,6 +41,10 @@ def no_store(response):
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(configured("SIGN_IN_LIMIT_PER_ACCOUNT"), key_func=sign_in_account_key, methods=["POST"],
+               deduct_when=failed, scope="sign-in-account")
+@limiter.limit(configured("SIGN_IN_LIMIT_PER_ADDRESS"), methods=["POST"], deduct_when=failed,
+               scope="sign-in-address")
 def sign_in():
     form = SignInForm()
     if request.method == "GET":

@@ -11,9 +11,6 @@ from . import models  # noqa: F401  (registers the review table before db.create
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("WORKLIST_SCORES", ["phq9", "gad7", "asq"])  # key scores shown in each row
-    app.config.setdefault("INTAKE_LINK_ENDPOINT", None)  # default: the intake blueprint's GET <token> page
-    app.config.setdefault("CLINIC_TIMEZONE", "UTC")
 
     from .demo import seed_demo_command
     from .views import bp

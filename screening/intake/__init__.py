@@ -31,10 +31,6 @@ class RedactLinkTokens(logging.Filter):
 
 def init_app(app: Flask) -> None:
     # Defaults until config.py carries them (see the intake notes in the issue).
-    app.config.setdefault("BASE_URL", "http://127.0.0.1:5000")
-    app.config.setdefault("PUBLIC_START", False)
-    app.config.setdefault("INTAKE_IDLE_MINUTES", 60)
-    app.config.setdefault("INTAKE_SUPPORT_TRIGGERS", None)  # None: flow.DEFAULT_SUPPORT_TRIGGERS
 
     from . import cli, views
 

@@ -19,6 +19,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select
 
 from .. import audit
+from ..security import configured, limiter
 from ..content import compile_question_set
 from ..db import db
 from ..invitations import NoPublishedContent, create_invitation, find_intake
@@ -188,7 +189,6 @@ def paragraphs(text: str | None) -> list[dict]:
 @bp.after_request
 def private_headers(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
@@ -196,6 +196,8 @@ def private_headers(response: Response) -> Response:
 
 # -- entry ------------------------------------------------------------------------------------------
 @bp.get("/i/<token>")
+@limiter.limit(configured("PATIENT_LINK_LIMIT_PER_ADDRESS"), deduct_when=lambda r: r.status_code == 404,
+               scope="patient-link")
 def open_link(token: str):
     intake = find_intake(token)
     if intake is None:
@@ -216,6 +218,7 @@ def open_link(token: str):
 
 
 @bp.route("/start", methods=["GET", "POST"])
+@limiter.limit(configured("PUBLIC_START_LIMIT_PER_ADDRESS"), methods=["POST"], scope="public-start")
 def start():
     if not current_app.config.get("PUBLIC_START"):
         return message("not_found", 404)
@@ -405,22 +408,29 @@ def render_section(intake: Intake, qs: QuestionSet, section: Section, form: Sect
                    journey: Journey | None, errors: dict[str, str], notice: str | None,
                    shown: set[str] | None = None, added: int = 0) -> str:
     """Render a section. ``journey`` is None when the session has ended: no progress, nothing stored shown."""
+    if not form.ref.data:
+        form.ref.data = sign_ref(intake)
+    context = section_context(qs, section, form, journey, errors, notice, shown, added)
+    return render_template("intake/section.html", **context,
+                           saved_link=session.pop("intake_link", None) if journey is not None else None)
+
+
+def section_context(qs: QuestionSet, section: Section, form: SectionForm, journey: Journey | None,
+                    errors: dict[str, str], notice: str | None, shown: set[str] | None = None,
+                    added: int = 0) -> dict[str, Any]:
+    """What ``intake/section.html`` shows, with no intake needed (the admin preview uses it too)."""
     if journey is not None:
         shown = {item.id for item in journey.visible_items(section)}
     shown = shown or set()
     form.shown.data = " ".join(item.id for item in section.items if item.id in shown)
-    if not form.ref.data:
-        form.ref.data = sign_ref(intake)
     position = journey.position(section) if journey is not None else None
     back = journey is not None and (journey.previous_before(section) is not None
                                     or form.return_to.data == "review")
     error_list = [(item.id, errors[item.id]) for item in section.items if item.id in errors]
     notice_text = NOTICES.get(notice) if notice else None
-    return render_template(
-        "intake/section.html", qs=qs, section=section, form=form, shown=shown, errors=errors,
-        error_list=error_list, notice=notice, notice_text=notice_text, added=added, position=position,
-        back=back, live=live_triggers(qs, section) if journey is not None else [],
-        saved_link=session.pop("intake_link", None) if journey is not None else None)
+    return dict(qs=qs, section=section, form=form, shown=shown, errors=errors, error_list=error_list,
+                notice=notice, notice_text=notice_text, added=added, position=position, back=back,
+                live=live_triggers(qs, section) if journey is not None else [])
 
 
 @bp.post("/intake/section/<section_id>/visibility")

@@ -25,9 +25,6 @@ def asset(name: str):
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("REPORT_RENDER_ON_SUBMIT", True)
-    app.config.setdefault("REPORT_PAGE_SIZE", "letter")  # or "A4"
-    app.config.setdefault("CLINIC_TIMEZONE", "UTC")  # an IANA name, e.g. "America/New_York"
 
     from .cli import render_pdf_command
     from .pdf import on_submission_created

@@ -1,0 +1,111 @@
+"""What protects every request: security headers, app-wide CSRF, rate limits, and error pages
+that reveal nothing.
+
+Rate limits use Flask-Limiter. Its default in-memory store is per process; a deployment with
+several app processes sets ``SCREENING_RATELIMIT_STORAGE_URI=redis://...`` so they share counts.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "object-src 'none'",
+])
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, headers_enabled=False)
+
+# Paths whose responses hold no patient data and may be cached by the browser.
+CACHEABLE_PREFIXES = ("/static/", "/report-assets/")
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    limiter.init_app(app)
+    hops = int(app.config.get("PROXY_FIX_X_FOR") or 0)
+    if hops:
+        # Behind a TLS proxy: trust its X-Forwarded-For/-Proto/-Host (rate limits key on the real address).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.after_request(security_headers)
+    app.register_error_handler(CSRFError, csrf_expired)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, server_error)
+
+
+def security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+    # same-origin: no address ever reaches another site, while CSRF's HTTPS Referer check still works.
+    headers["Referrer-Policy"] = "same-origin"
+    if not request.path.startswith(CACHEABLE_PREFIXES):
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def sign_in_account_key() -> str:
+    """Rate-limit key for one account: the e-mail typed (whether or not such an account exists)."""
+    return "account:" + (request.form.get("email") or "").strip().lower()[:255]
+
+
+def failed(response: Response) -> bool:
+    """Only failures count against a limit: a patient or clinician who gets in is never slowed down."""
+    return response.status_code >= 400
+
+
+def configured(key: str):
+    return lambda: current_app.config[key]
+
+
+ERROR_TEXT = {
+    400: ("This request could not be handled", "Please go back and try again."),
+    403: ("You cannot open this page", "Your account does not have access to it."),
+    404: ("Page not found", "Check the address, or open the link you were sent again."),
+    405: ("This page cannot be used that way", "Please go back and try again."),
+    410: ("This page is no longer available", "Please contact the clinic."),
+    413: ("That was too much to send at once", "Please shorten what you entered and try again."),
+    429: ("Too many attempts", "For your security, please wait a few minutes and try again."),
+}
+
+
+def error_page(status: int, title: str | None = None, text: str | None = None) -> tuple[str, int]:
+    default_title, default_text = ERROR_TEXT.get(status, ("Something went wrong",
+                                                          "Please try again in a few minutes."))
+    return render_template("error.html", status=status, title=title or default_title,
+                           text=text or default_text), status
+
+
+def csrf_expired(exc: CSRFError):
+    return error_page(400, "This page had expired",
+                      "Nothing was changed. Please go back, reload the page and try again.")
+
+
+def http_error(exc: HTTPException):
+    if exc.code is None or exc.code < 400:
+        return exc
+    return error_page(exc.code)
+
+
+def server_error(exc: Exception):
+    # The log names the error type and the route only: never the request's data.
+    current_app.logger.error("Unhandled %s on %s %s", type(exc).__name__, request.method,
+                             request.url_rule.rule if request.url_rule else "(no route)")
+    return error_page(500)
