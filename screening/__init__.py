@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
@@ -16,10 +17,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
     load_config(app, config)
 
-    from . import accounts, cli, security, web
+    from . import accounts, cli, schema, security, web
     from .db import db
 
     db.init_app(app)
+    schema.init_app(app)
     security.init_app(app)
     web.init_app(app)
     cli.init_app(app)
@@ -37,9 +39,12 @@ def _prepare_database() -> None:
     from .content import bootstrap_defaults
     from .db import db
     from .models import QuestionSetVersion
+    from .schema import prepare_schema
     from .yaml_source import LoadError
 
-    db.create_all()
+    prepare_schema()
+    if os.environ.get("SCREENING_SKIP_DB_PREPARE"):
+        return
     ensure_head()
     if db.session.scalar(select(QuestionSetVersion.id).limit(1)) is None:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sqlalchemy import select
 
 from screening import create_app
@@ -40,6 +42,7 @@ def test_secret_key_is_created_once_and_kept_private(tmp_path):
     assert key_file.stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.sqlite_only
 def test_environment_overrides_configuration(tmp_path, monkeypatch):
     monkeypatch.setenv("SCREENING_CLINIC_NAME", "Harbour Clinic")
     monkeypatch.setenv("SCREENING_SESSION_IDLE_MINUTES", "15")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import datetime
 import logging
 import re
@@ -207,6 +209,7 @@ def test_cursor_round_trip_and_rejection():
         assert Cursor.decode(bad) is None
 
 
+@pytest.mark.sqlite_only
 def test_worklist_query_uses_the_index_without_sorting(staff_app):
     """Each page query is a range scan of ix_submission_worklist: no OFFSET, no temporary sort."""
     from sqlalchemy.dialects import sqlite

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 import sqlite3
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from screening import audit
 from screening.db import db
@@ -67,6 +70,7 @@ def test_concurrent_writers_never_fork_the_chain(app):
         assert count == 80
 
 
+@pytest.mark.sqlite_only
 def test_backup_makes_a_consistent_copy_and_refuses_to_overwrite(app, tmp_path):
     runner = app.test_cli_runner()
     target = tmp_path / "copy.sqlite3"
@@ -77,3 +81,14 @@ def test_backup_makes_a_consistent_copy_and_refuses_to_overwrite(app, tmp_path):
     copy.close()
     again = runner.invoke(args=["backup", str(target)])
     assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_health_reports_the_database(client, monkeypatch):
+    assert client.get("/health").get_json() == {"status": "ok", "database": "ok"}
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(db.session, "execute", unreachable)
+    response = client.get("/health")
+    assert response.status_code == 503 and response.get_json() == {"status": "unavailable", "database": "unreachable"}

@@ -30,8 +30,6 @@ class RedactLinkTokens(logging.Filter):
 
 
 def init_app(app: Flask) -> None:
-    # Defaults until config.py carries them (see the intake notes in the issue).
-
     from . import cli, views
 
     app.register_blueprint(views.bp)
