@@ -7,8 +7,8 @@ locations are mapped back to lines here.
 
 from __future__ import annotations
 
-import hashlib
 import datetime
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence

@@ -160,7 +160,7 @@ class _Builder:
                 self.report(path + ("inputs",), f"{cdoc.function} takes {len(fn.inputs)} input(s): "
                                                 f"{', '.join(fn.input_names)}")
                 ok = False
-            for i, (ref, kinds) in enumerate(zip(cdoc.inputs, fn.inputs)):
+            for i, (ref, kinds) in enumerate(zip(cdoc.inputs, fn.inputs, strict=False)):
                 item = self.qs.items.get(ref)
                 if item is None:
                     self.report(path + ("inputs", i), f"unknown question id '{ref}'")
@@ -219,7 +219,7 @@ class _Builder:
             # Conditions are compiled later; a placeholder keeps the category values known now.
             return CategoricalScore(sdoc.id, label, [(c.value, None) for c in sdoc.categories])
         if sdoc.categories is not None:
-            self.report(path + ("categories",), f"'categories' only applies to a categorical score")
+            self.report(path + ("categories",), "'categories' only applies to a categorical score")
         items_path = path + ("items",) if sdoc.items is not None else path
         refs = sdoc.items if sdoc.items is not None else default_items
         items = []
@@ -375,7 +375,7 @@ class _Builder:
         return deps
 
     def _item_conditions(self) -> None:
-        for s_index, (sdoc, section) in enumerate(zip(self.doc.sections, self.qs.sections)):
+        for s_index, (sdoc, section) in enumerate(zip(self.doc.sections, self.qs.sections, strict=True)):
             s_path = ("sections", s_index)
             first = section.items[0].position if section.items else None
             if sdoc.show_if is not None:

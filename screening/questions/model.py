@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from ..rules.conditions import (BOOL, CHOICE, DATE, INT, MULTI, NUM, TEXT, Node, SubjectInfo,
-                                format_value)
+from ..rules.conditions import BOOL, CHOICE, DATE, INT, MULTI, NUM, TEXT, Node, SubjectInfo, format_value
 from ..rules.context import EvaluationContext
 from ..rules.scoring import CategoricalScore, Score
 from .computed import FUNCTIONS, Computed
