@@ -30,6 +30,9 @@ class Defaults:
     SESSION_MAX_HOURS = 12  # absolute limit of one sign-in
     PASSWORD_HASH_METHOD = "scrypt"
     WORKLIST_SCORES = ["phq9", "gad7", "asq"]  # key scores shown in each work-list row
+    # Admins
+    ADMIN_UPLOAD_MAX_BYTES = 512 * 1024  # an imported YAML file or an answers file
+    ADMIN_TRY_SUBMISSIONS = 25  # past submissions offered by "Try a rule set"
     # Reports
     REPORT_RENDER_ON_SUBMIT = True
     REPORT_PAGE_SIZE = "letter"  # or "A4"

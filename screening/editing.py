@@ -88,17 +88,22 @@ def set_item_fields(yaml_text: str, item_id: str, **fields: Any) -> str:
     return dump(data)
 
 
-def set_item_choices(yaml_text: str, item_id: str, choices: list[tuple[Any, str]]) -> str:
-    """Replace an item's own choice list with (value, label) pairs.
+def set_item_choices(yaml_text: str, item_id: str, choices: list[tuple[Any, ...]]) -> str:
+    """Replace an item's own choice list with (value, label) or (value, label, help) tuples.
 
     An item that uses a shared choice set gets its own copy, so other items keep theirs.
+    A choice's help text is kept when it is given (a choice with help is written in block style).
     """
     data = load(yaml_text)
     _, _, item = _find_item(data, item_id)
     seq = CommentedSeq()
-    for value, label in choices:
+    for value, label, *rest in choices:
         choice = CommentedMap([("value", value), ("label", label)])
-        choice.fa.set_flow_style()
+        help_text = rest[0] if rest else None
+        if help_text:
+            choice["help"] = help_text
+        else:
+            choice.fa.set_flow_style()
         seq.append(choice)
     item["choices"] = seq
     return dump(data)
@@ -229,7 +234,7 @@ def set_rule_fields(yaml_text: str, rule_id: str, severity: str | None = None, m
 
 
 def set_rule_examples(yaml_text: str, rule_id: str, examples: list[dict[str, Any]]) -> str:
-    """Replace a rule's examples; each is {answers: {...}, fires: bool, as_of?: "YYYY-MM-DD"}.
+    """Replace a rule's examples; each is {answers: {...}, fires: bool, as_of?: "YYYY-MM-DD", note?: str}.
 
     A changed threshold usually needs new examples at and beside the new cut-off: publishing
     runs them all, so a threshold cannot change without its examples agreeing.
@@ -244,6 +249,8 @@ def set_rule_examples(yaml_text: str, rule_id: str, examples: list[dict[str, Any
         if example.get("as_of"):
             entry["as_of"] = example["as_of"]
         entry["fires"] = bool(example["fires"])
+        if example.get("note"):
+            entry["note"] = example["note"]
         entry.fa.set_flow_style()
         seq.append(entry)
     rule["examples"] = seq

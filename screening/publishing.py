@@ -82,8 +82,17 @@ def check_rule_set(text: str, label: str = "draft") -> Checked:
     return Checked(question_set=qs, rule_set=rs, problems=run_examples(qs, rs))
 
 
-def check(kind: str, text: str, label: str = "draft") -> Checked:
-    return check_question_set(text, label) if kind == "question_set" else check_rule_set(text, label)
+def check(kind: str, text: str, label: str = "draft", set_id: str | None = None) -> Checked:
+    """Validate a text; with ``set_id``, its ``id`` must also still be that set's id (a draft of one
+    set cannot be published as another)."""
+    checked = check_question_set(text, label) if kind == "question_set" else check_rule_set(text, label)
+    loaded = checked.question_set if kind == "question_set" else checked.rule_set
+    if set_id is not None and loaded is not None and loaded.id != set_id:
+        line = Source(text, label).line(("id",))
+        checked.problems = [Problem(label, line, f"the id must stay '{set_id}' (this is the draft of "
+                                                 f"'{set_id}'); to start a new set, import a file"),
+                            *(checked.problems or [])]
+    return checked
 
 
 def set_id_of(checked: Checked, kind: str) -> str:
@@ -129,8 +138,8 @@ def discard_draft(kind: str, set_id: str) -> None:
 
 
 def _publish_text(kind: str, text: str, user_id: int | None, email: str | None, action: str,
-                  detail: dict) -> tuple[object | None, list[Problem]]:
-    checked = check(kind, text)
+                  detail: dict, set_id: str | None = None, label: str = "draft") -> tuple[object | None, list[Problem]]:
+    checked = check(kind, text, label, set_id=set_id)
     if not checked.ok:
         return None, checked.problems
     loaded = checked.question_set if kind == "question_set" else checked.rule_set
@@ -157,7 +166,7 @@ def publish_draft(kind: str, set_id: str, user_id: int | None, email: str | None
     draft = get_draft(kind, set_id)
     if draft is None:
         return None, [Problem("draft", 1, "there is no draft to publish")]
-    return _publish_text(kind, draft.yaml_text, user_id, email, "publish", {})
+    return _publish_text(kind, draft.yaml_text, user_id, email, "publish", {}, set_id=set_id)
 
 
 def rollback(kind: str, set_id: str, version: int, user_id: int | None, email: str | None = None):
@@ -166,7 +175,8 @@ def rollback(kind: str, set_id: str, version: int, user_id: int | None, email: s
     old = db.session.scalar(select(model).where(model.set_id == set_id, model.version == version))
     if old is None:
         return None, [Problem("rollback", 1, f"{set_id} has no version {version}")]
-    return _publish_text(kind, old.yaml_text, user_id, email, "rollback", {"restored_version": version})
+    return _publish_text(kind, old.yaml_text, user_id, email, "rollback", {"restored_version": version},
+                         label=f"{set_id} v{version}")
 
 
 def import_text(text: str, user_id: int | None, filename: str = "upload") -> tuple[Draft | None, list[Problem]]:

@@ -28,10 +28,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
 
     from .cli import create_user_command
-    from .views import admin_bp, bp
+    from .views import bp
 
     app.register_blueprint(bp)
-    app.register_blueprint(admin_bp)
     app.cli.add_command(create_user_command)
 
 

@@ -1,4 +1,4 @@
-"""Sign-in, sign-out, the one-time first-admin page and the admin landing page."""
+"""Sign-in, sign-out and the one-time first-admin page. (The admin pages are in screening.admin.)"""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from . import auth
 from .forms import SetupForm, SignInForm, SignOutForm
 
 bp = Blueprint("accounts", __name__)
-admin_bp = Blueprint("admin_home", __name__, url_prefix="/admin")
 
 GENERIC_SIGN_IN_ERROR = "The email or password is not correct."
 
@@ -110,15 +109,3 @@ def setup(token: str):
     elif request.method == "POST":
         error = "; ".join(e for field in form for e in field.errors) or "Please check the form."
     return render_template("accounts/setup.html", form=form, error=error), 200 if error is None else 400
-
-
-@admin_bp.get("/")
-@auth.role_required("admin")
-def index():
-    return render_template("admin/index.html")
-
-
-@admin_bp.after_request
-def admin_no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
