@@ -7,12 +7,13 @@ several app processes sets ``SCREENING_RATELIMIT_STORAGE_URI=redis://...`` so th
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, abort, current_app, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -35,6 +36,8 @@ CACHEABLE_PREFIXES = ("/static/", "/report-assets/")
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_unreadable_forms)  # before CSRFProtect reads the form
+    app.url_map.converters["int"] = DatabaseInteger
     csrf.init_app(app)
     limiter.init_app(app)
     hops = int(app.config.get("PROXY_FIX_X_FOR") or 0)
@@ -45,6 +48,24 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, csrf_expired)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, server_error)
+
+
+class DatabaseInteger(IntegerConverter):
+    """``<int:id>`` only matches ids a database integer can hold: a longer number is a 404, not a 500."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def refuse_unreadable_forms() -> None:
+    """A form part without a usable name (none, or control characters in it) cannot come from our
+    pages; refuse it with a 400 before anything reads the form."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    keys = [*request.form.keys(), *request.files.keys()]
+    if any(not isinstance(key, str) or not key or any(ord(c) < 32 for c in key) for key in keys):
+        abort(400)
 
 
 def security_headers(response: Response) -> Response:

@@ -8,12 +8,19 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
+from ..questions.model import has_control_characters
+
+
+def plain_text(form, field) -> None:
+    if isinstance(field.data, str) and has_control_characters(field.data):
+        raise ValidationError("Remove the special (invisible) characters.")
+
 
 class InvitationForm(FlaskForm):
-    patient_name = StringField("Patient name", validators=[Optional(), Length(max=200)],
+    patient_name = StringField("Patient name", validators=[Optional(), Length(max=200), plain_text],
                                render_kw={"autocomplete": "off"})
     patient_dob = DateField("Date of birth", validators=[Optional()], render_kw={"autocomplete": "off"})
-    clinic_ref = StringField("Clinic reference", validators=[Optional(), Length(max=100)],
+    clinic_ref = StringField("Clinic reference", validators=[Optional(), Length(max=100), plain_text],
                              render_kw={"autocomplete": "off"})
 
     def validate(self, extra_validators=None) -> bool:
@@ -41,4 +48,4 @@ class ActionForm(FlaskForm):
 
 
 class ReviewForm(FlaskForm):
-    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=4000)])
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=4000), plain_text])

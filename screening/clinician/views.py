@@ -167,6 +167,8 @@ def invitations():
     elif state != "all":
         query = query.where(Intake.state == state)
     after = request.args.get("after", type=int)
+    if after is not None and not 0 < after < 2**63:  # not an id the database can hold: the first page
+        after = None
     if after:
         query = query.where(Intake.id < after)
     intakes = list(db.session.scalars(query.limit(INVITATIONS_PAGE + 1)).unique())

@@ -44,7 +44,7 @@ class Cursor:
             cursor = cls(int(rank), datetime.datetime.strptime(moment, "%Y%m%dT%H%M%S.%f"), int(ident))
         except ValueError:
             return None
-        return cursor if 0 <= cursor.rank < len(RANK_NAMES) and cursor.id > 0 else None
+        return cursor if 0 <= cursor.rank < len(RANK_NAMES) and 0 < cursor.id < 2**63 else None
 
     @classmethod
     def of(cls, submission: Submission) -> Cursor:

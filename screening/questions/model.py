@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -234,9 +235,19 @@ def normalize_answer(item: Item, raw: Any, as_of: datetime.date) -> Any:
         return value
     if not isinstance(raw, str):
         raise InvalidAnswer("enter text")
+    if has_control_characters(raw):
+        raise InvalidAnswer("remove the special (invisible) characters from this answer")
     if len(raw) > item.max_length:
         raise InvalidAnswer(f"keep this to {item.max_length} characters or fewer")
     return raw
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def has_control_characters(text: str) -> bool:
+    """Free text may hold tabs and line breaks; other control characters (NUL, ESC, ...) are refused."""
+    return CONTROL_CHARACTERS.search(text) is not None
 
 
 def range_message(item: Item) -> str:
