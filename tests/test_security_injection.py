@@ -326,9 +326,6 @@ def test_the_checker_finds_markup_that_is_not_escaped(app):
                for payload in XSS if payload.startswith("<")) >= 50  # most by the scanner alone
 
 
-@pytest.mark.xfail(strict=True, reason="B4: an admin's question text with a control character (NUL) is saved into "
-                                       "the draft as YAML no parser reads: the set's form editing is locked until "
-                                       "the draft is mended in the YAML editor")
 def test_admin_text_with_a_control_character_is_refused(app, staff):
     from screening import publishing
     from screening.yaml_source import LoadError, Source

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, FieldList, Form, FormField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
-from ..intake.forms import _Choice as Choice  # WTForms 3.3+ wants SelectChoice, older versions pairs
+from ..intake.forms import (
+    _Choice as Choice,  # WTForms 3.3+ wants SelectChoice, older versions pairs
+)
+from ..validators import plain_text
 from .content import ITEM_TYPES, SEVERITIES, TYPE_NAMES
 
 TEXT_MAX = 4000
@@ -20,53 +32,53 @@ class ActionForm(FlaskForm):
 
 
 class ChoiceRow(Form):
-    value = StringField("Value", validators=[Optional(), Length(max=64)])
-    label = StringField("Label", validators=[Optional(), Length(max=TEXT_MAX)])
-    help = StringField("Help", validators=[Optional(), Length(max=TEXT_MAX)])
+    value = StringField("Value", validators=[Optional(), Length(max=64), plain_text])
+    label = StringField("Label", validators=[Optional(), Length(max=TEXT_MAX), plain_text])
+    help = StringField("Help", validators=[Optional(), Length(max=TEXT_MAX), plain_text])
 
 
 class ItemForm(FlaskForm):
-    text = TextAreaField("Question text", validators=[InputRequired(), Length(max=TEXT_MAX)])
-    help = TextAreaField("Help text (optional)", validators=[Optional(), Length(max=TEXT_MAX)])
+    text = TextAreaField("Question text", validators=[InputRequired(), Length(max=TEXT_MAX), plain_text])
+    help = TextAreaField("Help text (optional)", validators=[Optional(), Length(max=TEXT_MAX), plain_text])
     required = BooleanField("The patient must answer this question")
-    unit = StringField("Unit (optional)", validators=[Optional(), Length(max=40)])
-    min = StringField("Lowest accepted value (optional)", validators=[Optional(), Length(max=30)])
-    max = StringField("Highest accepted value (optional)", validators=[Optional(), Length(max=30)])
+    unit = StringField("Unit (optional)", validators=[Optional(), Length(max=40), plain_text])
+    min = StringField("Lowest accepted value (optional)", validators=[Optional(), Length(max=30), plain_text])
+    max = StringField("Highest accepted value (optional)", validators=[Optional(), Length(max=30), plain_text])
     choices = FieldList(FormField(ChoiceRow), min_entries=0, max_entries=200)
 
 
 class NewItemForm(ItemForm):
-    id = StringField("Id", validators=[InputRequired(), Length(max=64), ID_RULE])
+    id = StringField("Id", validators=[InputRequired(), Length(max=64), plain_text, ID_RULE])
     type = SelectField("Type", choices=[Choice(t, TYPE_NAMES[t]) for t in ITEM_TYPES], validators=[InputRequired()])
 
 
 class NewSectionForm(NewItemForm):
-    section_id = StringField("Section id", validators=[InputRequired(), Length(max=64), ID_RULE])
-    section_title = StringField("Section title", validators=[InputRequired(), Length(max=TEXT_MAX)])
+    section_id = StringField("Section id", validators=[InputRequired(), Length(max=64), plain_text, ID_RULE])
+    section_title = StringField("Section title", validators=[InputRequired(), Length(max=TEXT_MAX), plain_text])
 
 
 class SectionForm(FlaskForm):
-    title = StringField("Title", validators=[InputRequired(), Length(max=TEXT_MAX)])
-    intro = TextAreaField("Introduction (optional)", validators=[Optional(), Length(max=TEXT_MAX)])
+    title = StringField("Title", validators=[InputRequired(), Length(max=TEXT_MAX), plain_text])
+    intro = TextAreaField("Introduction (optional)", validators=[Optional(), Length(max=TEXT_MAX), plain_text])
 
 
 class ExampleRow(Form):
-    answers = TextAreaField("Answers", validators=[Optional(), Length(max=TEXT_MAX)])
+    answers = TextAreaField("Answers", validators=[Optional(), Length(max=TEXT_MAX), plain_text])
     fires = SelectField("Fires", choices=[Choice("yes", "fires"), Choice("no", "does not fire")], validate_choice=False)
-    as_of = StringField("On date (optional)", validators=[Optional(), Length(max=10)])
-    note = StringField("Note (optional)", validators=[Optional(), Length(max=TEXT_MAX)])
+    as_of = StringField("On date (optional)", validators=[Optional(), Length(max=10), plain_text])
+    note = StringField("Note (optional)", validators=[Optional(), Length(max=TEXT_MAX), plain_text])
     remove = BooleanField("Remove")
 
 
 class RuleForm(FlaskForm):
     severity = SelectField("Severity", choices=[Choice(s, s.capitalize()) for s in SEVERITIES])
-    message = TextAreaField("Message for the clinician", validators=[InputRequired(), Length(max=TEXT_MAX)])
-    source = StringField("Source", validators=[InputRequired(), Length(max=TEXT_MAX)])
+    message = TextAreaField("Message for the clinician", validators=[InputRequired(), Length(max=TEXT_MAX), plain_text])
+    source = StringField("Source", validators=[InputRequired(), Length(max=TEXT_MAX), plain_text])
     examples = FieldList(FormField(ExampleRow), min_entries=0, max_entries=200)
 
 
 class YamlForm(FlaskForm):
-    text = TextAreaField("YAML", validators=[InputRequired(), Length(max=YAML_MAX)])
+    text = TextAreaField("YAML", validators=[InputRequired(), Length(max=YAML_MAX), plain_text])
 
 
 class ImportForm(FlaskForm):

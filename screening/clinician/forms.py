@@ -8,12 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
-from ..questions.model import has_control_characters
-
-
-def plain_text(form, field) -> None:
-    if isinstance(field.data, str) and has_control_characters(field.data):
-        raise ValidationError("Remove the special (invisible) characters.")
+from ..validators import plain_text
 
 
 class InvitationForm(FlaskForm):
