@@ -1,6 +1,6 @@
 """Benchmark 5: start-up -- from starting gunicorn to the first page served.
 
-Run: python bench/bench_startup.py [--repeat 5]   (about 90 s)
+Run: python bench/bench_startup.py [--repeat 5]   (about 95 s)
 
 Each repetition starts, one after the other, with the gunicorn settings of benchmark 1:
 

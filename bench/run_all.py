@@ -128,7 +128,9 @@ def section_worklist(d: dict) -> list[str]:
 
 def section_startup(d: dict) -> list[str]:
     lines = ["### 5. Start-up (`python bench/bench_startup.py`)", "",
-             f"gunicorn (settings of benchmark 1) from spawn to the first 200 on GET /, {d['repeat']} starts each.", "",
+             f"gunicorn from spawn to the first 200 on GET /, {d['repeat']} starts each: with the settings of "
+             "benchmark 1 (2 sync workers, each loading the app), and with the project's gunicorn.conf.py "
+             "(`preload_app`: loaded once, before the workers fork) and the same bind and workers.", "",
              "| case | median | min - max | CPU to first page (median) | / floor | target <= 1.5 s |",
              "|---|---|---|---|---|---|",
              f"| floor (bare Flask app) | {d['floor_s']:.2f} s | "

@@ -39,19 +39,20 @@ def _prepare_database() -> None:
     from .content import bootstrap_defaults
     from .db import db
     from .models import QuestionSetVersion
-    from .schema import prepare_schema
+    from .schema import exclusive, prepare_schema
     from .yaml_source import LoadError
 
-    prepare_schema()
-    if os.environ.get("SCREENING_SKIP_DB_PREPARE"):
+    if os.environ.get("SCREENING_SKIP_DB_PREPARE"):  # only while generating a migration
         return
-    ensure_head()
-    if db.session.scalar(select(QuestionSetVersion.id).limit(1)) is None:
-        try:
-            bootstrap_defaults()
-        except LoadError as exc:
-            # Still start, so `flask --app screening check` can show what is wrong.
-            for problem in exc.problems:
-                current_app.logger.error("Default content not loaded: %s", problem)
-            return
-        current_app.logger.info("Loaded the default question set and rule set.")
+    with exclusive():
+        prepare_schema()
+        ensure_head()
+        if db.session.scalar(select(QuestionSetVersion.id).limit(1)) is None:
+            try:
+                bootstrap_defaults()
+            except LoadError as exc:
+                # Still start, so `flask --app screening check` can show what is wrong.
+                for problem in exc.problems:
+                    current_app.logger.error("Default content not loaded: %s", problem)
+                return
+            current_app.logger.info("Loaded the default question set and rule set.")

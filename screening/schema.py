@@ -8,7 +8,6 @@ checks that the migrations from the first one produce exactly that schema.
 from __future__ import annotations
 
 import fcntl
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -29,19 +28,18 @@ def init_app(app: Flask) -> None:
 
 
 def prepare_schema() -> None:
-    """Create or upgrade the schema. Several processes starting at once take turns."""
-    if os.environ.get("SCREENING_SKIP_DB_PREPARE"):  # only while generating a migration
-        return
-    with _exclusive():
-        if not inspect(db.engine).get_table_names():
-            db.create_all()
-            stamp(directory=str(MIGRATIONS))
-        else:
-            upgrade(directory=str(MIGRATIONS))
+    """Create or upgrade the schema; call it inside ``exclusive()``."""
+    if not inspect(db.engine).get_table_names():
+        db.create_all()
+        stamp(directory=str(MIGRATIONS))
+    else:
+        upgrade(directory=str(MIGRATIONS))
 
 
 @contextmanager
-def _exclusive() -> Iterator[None]:
+def exclusive() -> Iterator[None]:
+    """One process at a time prepares the database (schema, first content): several workers may start
+    at once on a fresh install."""
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": ADVISORY_LOCK_ID})
