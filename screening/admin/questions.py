@@ -164,37 +164,37 @@ def _move_offset() -> int:
     return -1 if direction == "up" else 1
 
 
-@bp.post("/question-sets/<set_id>/items/<item_id>/move")
-def item_move(set_id: str, item_id: str):
+def _structural_edit(set_id: str, apply, anchor, failed_anchor: str | None, **audit):
+    """A one-button edit (move, remove): CSRF, an editable draft, the edit, then back to the set page.
+    ``anchor`` is where to return after the edit: a fragment, or a function of the pre-edit state."""
     if not ActionForm().validate_on_submit():
         abort(400)
     state, ok = editable_state(set_id, check=False)
     if not ok:
         return cannot_edit(state)
     try:
-        new_text = editing.move_item(state.text, item_id, _move_offset())
+        new_text = apply(state)
     except editing.EditError as exc:
         edit_failed(str(exc))
-    else:
-        save_edit(state, new_text, edit="move_question", item=item_id)
-    return back_to(state, f"item-{item_id}")
+        return back_to(state, failed_anchor)
+    save_edit(state, new_text, **audit)
+    return back_to(state, anchor(state) if callable(anchor) else anchor)
+
+
+@bp.post("/question-sets/<set_id>/items/<item_id>/move")
+def item_move(set_id: str, item_id: str):
+    return _structural_edit(set_id, lambda state: editing.move_item(state.text, item_id, _move_offset()),
+                            f"item-{item_id}", f"item-{item_id}", edit="move_question", item=item_id)
 
 
 @bp.post("/question-sets/<set_id>/items/<item_id>/remove")
 def item_remove(set_id: str, item_id: str):
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    state, ok = editable_state(set_id, check=False)
-    if not ok:
-        return cannot_edit(state)
-    found = find_item(state.data, item_id)
-    try:
-        new_text = editing.remove_item(state.text, item_id)
-    except editing.EditError as exc:
-        edit_failed(str(exc))
-        return back_to(state)
-    save_edit(state, new_text, edit="remove_question", item=item_id)
-    return back_to(state, f"section-{found[0].get('id')}" if found else None)
+    def section_of_item(state) -> str | None:
+        found = find_item(state.data, item_id)  # state.data is the draft before the removal
+        return f"section-{found[0].get('id')}" if found else None
+
+    return _structural_edit(set_id, lambda state: editing.remove_item(state.text, item_id), section_of_item, None,
+                            edit="remove_question", item=item_id)
 
 
 # -- new questions and sections ----------------------------------------------------------------
@@ -322,31 +322,12 @@ def section_edit(set_id: str, section_id: str):
 
 @bp.post("/question-sets/<set_id>/sections/<section_id>/move")
 def section_move(set_id: str, section_id: str):
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    state, ok = editable_state(set_id, check=False)
-    if not ok:
-        return cannot_edit(state)
-    try:
-        new_text = editing.move_section(state.text, section_id, _move_offset())
-    except editing.EditError as exc:
-        edit_failed(str(exc))
-    else:
-        save_edit(state, new_text, edit="move_section", section=section_id)
-    return back_to(state, f"section-{section_id}")
+    return _structural_edit(set_id, lambda state: editing.move_section(state.text, section_id, _move_offset()),
+                            f"section-{section_id}", f"section-{section_id}", edit="move_section",
+                            section=section_id)
 
 
 @bp.post("/question-sets/<set_id>/sections/<section_id>/remove")
 def section_remove(set_id: str, section_id: str):
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    state, ok = editable_state(set_id, check=False)
-    if not ok:
-        return cannot_edit(state)
-    try:
-        new_text = editing.remove_section(state.text, section_id)
-    except editing.EditError as exc:
-        edit_failed(str(exc))
-        return back_to(state)
-    save_edit(state, new_text, edit="remove_section", section=section_id)
-    return back_to(state)
+    return _structural_edit(set_id, lambda state: editing.remove_section(state.text, section_id), None, None,
+                            edit="remove_section", section=section_id)
