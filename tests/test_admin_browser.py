@@ -5,29 +5,17 @@ find no violations (laptop) and no page may scroll sideways. Uses Debian's /usr/
 from __future__ import annotations
 
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
 from test_admin_support import QS_PAGE, RS_PAGE
 from test_clinician_browser import ARTIFACTS as STAFF_ARTIFACTS
-from test_clinician_browser import CHROMIUM, LAUNCH_ARGS, VIEWPORTS, axe_script
+from test_clinician_browser import CHROMIUM, LAUNCH_ARGS, VIEWPORTS, axe_script, live_server  # noqa: F401
 from test_clinician_support import PASSWORD, case_answers, make_submission, make_user, staff_app  # noqa: F401
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = STAFF_ARTIFACTS.parent / "admin"
-
-
-@pytest.fixture
-def live_server(staff_app):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, staff_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
