@@ -26,6 +26,7 @@ from ..yaml_source import LoadError, Source
 from .fhir_base import (EXT_ITEM_CONTROL, EXT_MAX, EXT_MIN, EXT_ORDINAL, EXT_UNIT, ITEM_CONTROL_SYSTEM,
                         OWN_ITEM_EXTENSION, OWN_SET_EXTENSION, FhirInvalid, Urls, is_own_extension,
                         own_extension, resource_id, validate)
+from .records import iso_instant
 
 FHIR_TYPE = {"yes_no": "boolean", "scale": "choice", "single_choice": "choice", "multi_choice": "choice",
              "integer": "integer", "decimal": "decimal", "text": "text", "date": "date"}
@@ -78,7 +79,7 @@ class _Exporter:
             "version": str(version), "title": self.doc["title"], "status": "active", "subjectType": ["Patient"],
         }
         if published_at is not None:
-            out["date"] = published_at.replace(microsecond=0).isoformat() + ("" if published_at.tzinfo else "Z")
+            out["date"] = iso_instant(published_at)
         if self.doc.get("description"):
             out["description"] = self.doc["description"]
         extras = {key: self.doc[key] for key in SET_EXTRAS if self.doc.get(key)}
