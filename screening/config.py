@@ -49,6 +49,9 @@ class Defaults:
     SIGN_IN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
     PATIENT_LINK_LIMIT_PER_ADDRESS = "20 per 10 minutes"  # unknown or used links
     PUBLIC_START_LIMIT_PER_ADDRESS = "10 per hour"
+    # The EHR integration API (/api/v1)
+    API_LIMIT_PER_TOKEN = "120 per minute"
+    API_FAILED_AUTH_LIMIT_PER_ADDRESS = "20 per 10 minutes"  # requests refused with 401
 
 
 def instance_path_for(config: dict | None) -> Path:

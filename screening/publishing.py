@@ -196,3 +196,39 @@ def import_text(text: str, user_id: int | None, filename: str = "upload") -> tup
                  content_hash=(checked.question_set if kind == "question_set" else checked.rule_set).content_hash)
     db.session.commit()
     return draft, []
+
+
+def free_set_id(kind: str, wanted: str) -> str:
+    """``wanted`` if no version or draft of that kind uses it, else ``wanted-fhir``, ``wanted-fhir-2``, ..."""
+    model = KINDS[kind]
+
+    def used(set_id: str) -> bool:
+        return (db.session.scalar(select(model.id).where(model.set_id == set_id).limit(1)) is not None
+                or get_draft(kind, set_id) is not None)
+
+    candidate, n = wanted, 1
+    while used(candidate):
+        suffix = "-fhir" if n == 1 else f"-fhir-{n}"
+        candidate, n = wanted[:64 - len(suffix)] + suffix, n + 1
+    return candidate
+
+
+def import_fhir_questionnaire(text: str, user_id: int | None, filename: str = "upload.json"
+                              ) -> tuple[Draft | None, list[str]]:
+    """A FHIR Questionnaire (JSON) becomes the draft of a NEW question set (never an existing set's draft);
+    every problem names the item and what is wrong, and nothing is saved unless the whole set is valid."""
+    import json
+
+    from .exchange.fhir_questionnaire import ImportRefused, document_yaml, import_questionnaire
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, [f"{filename}:{exc.lineno}: invalid JSON: {exc.msg}"]
+    try:
+        doc = import_questionnaire(data)
+    except ImportRefused as exc:
+        return None, [f"{filename}: {problem}" for problem in exc.problems]
+    doc["id"] = free_set_id("question_set", doc["id"])
+    draft, problems = import_text(document_yaml(doc), user_id, filename)
+    return draft, [f"{p.file}: after conversion to this service's format: {p.reason}" for p in problems]

@@ -6,7 +6,7 @@ from flask import Flask, render_template
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import accounts, admin, clinician, intake, report
+from . import accounts, admin, api, clinician, intake, report
 from .db import db
 
 
@@ -25,5 +25,5 @@ def init_app(app: Flask) -> None:
             return {"status": "unavailable", "database": "unreachable"}, 503
         return {"status": "ok", "database": "ok"}
 
-    for part in (intake, accounts, clinician, report, admin):
+    for part in (intake, accounts, clinician, report, admin, api):
         part.init_app(app)

@@ -82,9 +82,13 @@ class YamlForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    file = FileField("A question set or rule set (.yaml)")
+    file = FileField("A question set or rule set (.yaml), or a FHIR Questionnaire (.json)")
 
 
 class TryForm(FlaskForm):
     submission = RadioField("A past submission", coerce=str, validate_choice=False)
     answers_file = FileField("Answers file (.json)")
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField("Name of the integration", validators=[InputRequired(), Length(max=100), plain_text])

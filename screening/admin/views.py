@@ -71,8 +71,10 @@ def import_file():
     if upload is None or not getattr(upload, "filename", ""):
         return render_index(form, ["Choose a .yaml file to import."], 400)
     name = secure_filename(upload.filename) or "upload.yaml"
-    if not name.lower().endswith((".yaml", ".yml")):
-        return render_index(form, [f"{name}: only .yaml or .yml files can be imported."], 400)
+    is_fhir = name.lower().endswith(".json")
+    if not is_fhir and not name.lower().endswith((".yaml", ".yml")):
+        return render_index(form, [f"{name}: only .yaml or .yml files (or a FHIR Questionnaire as .json) "
+                                   f"can be imported."], 400)
     limit = int(current_app.config["ADMIN_UPLOAD_MAX_BYTES"])
     raw = upload.read(limit + 1)
     if len(raw) > limit:
@@ -81,9 +83,13 @@ def import_file():
         text = raw.decode("utf-8-sig").replace("\r\n", "\n")
     except UnicodeDecodeError:
         return render_index(form, [f"{name}: the file is not UTF-8 text."], 400)
-    draft, problems = publishing.import_text(text, current_user.id, name)
+    if is_fhir:
+        draft, messages = publishing.import_fhir_questionnaire(text, current_user.id, name)
+    else:
+        draft, problems = publishing.import_text(text, current_user.id, name)
+        messages = [str(p) for p in problems]
     if draft is None:
-        return render_index(form, [str(p) for p in problems], 400)
+        return render_index(form, messages, 400)
     flash(f"Imported {name} as the draft of the {KIND_NAMES[draft.kind]} '{draft.set_id}'. Nothing is live until "
           f"you publish it.", "info")
     return redirect(set_url("set_page", draft.kind, draft.set_id), 303)
@@ -256,4 +262,4 @@ def export(slug: str, set_id: str, version: int):
     return response
 
 
-from . import preview, questions, rules  # noqa: E402,F401  (their routes are on the same blueprint)
+from . import exchange, preview, questions, rules  # noqa: E402,F401  (their routes are on the same blueprint)
