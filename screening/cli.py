@@ -24,6 +24,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(evaluate_command)
     app.cli.add_command(audit_group)
     app.cli.add_command(backup_command)
+    app.cli.add_command(export_fhir_group)
+    app.cli.add_command(import_fhir_command)
+    app.cli.add_command(export_csv_command)
 
 
 def fail(message: str) -> None:
@@ -176,3 +179,101 @@ def backup_command(path: Path) -> None:
     except BackupError as exc:
         fail(str(exc))
     click.echo(f"backup written to {path} ({size} bytes, integrity ok)")
+
+
+# -- exchange: FHIR and CSV (each export is an audit event with the actor "cli") ------------------
+
+def question_set_version_row(set_id: str, version: int | None):
+    from . import exports
+
+    row = exports.question_set_row(set_id, version) if version else content.current_question_set_version(set_id)
+    if row is None:
+        fail(f"no published question set '{set_id}'" + (f" with version {version}" if version else ""))
+    return row
+
+
+def write_output(output: Path | None, data: str | bytes) -> None:
+    if output is None:
+        click.echo(data if isinstance(data, str) else data.decode("utf-8"))
+        return
+    try:
+        output.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    except OSError as exc:
+        fail(f"{output}: cannot write the file: {exc}")
+    click.echo(f"written to {output}", err=True)
+
+
+@click.group("export-fhir")
+def export_fhir_group() -> None:
+    """FHIR R4 JSON: a question-set version as a Questionnaire, or a submission as a Bundle."""
+
+
+@export_fhir_group.command("questionnaire")
+@click.argument("set_id")
+@click.option("--version", type=int, help="The version to export (default: the newest).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file (default: print).")
+@with_appcontext
+def export_fhir_questionnaire_command(set_id: str, version: int | None, output: Path | None) -> None:
+    from flask import current_app
+
+    from . import exports
+    from .exchange.fhir_base import FhirInvalid
+
+    row = question_set_version_row(set_id, version)
+    try:
+        resource = exports.questionnaire(row, current_app.config["BASE_URL"], "cli")
+    except FhirInvalid as exc:
+        fail(f"{set_id} v{row.version} cannot be written as a valid FHIR Questionnaire: {exc}")
+    write_output(output, exports.to_json(resource))
+
+
+@export_fhir_group.command("submission")
+@click.argument("submission_id", type=int)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file (default: print).")
+@with_appcontext
+def export_fhir_submission_command(submission_id: int, output: Path | None) -> None:
+    from flask import current_app
+
+    from . import exports
+
+    row = exports.submission(submission_id)
+    if row is None:
+        fail(f"no submission {submission_id}")
+    write_output(output, exports.to_json(exports.bundle(row, current_app.config["BASE_URL"], "cli")))
+
+
+@click.command("import-fhir")
+@click.argument("path", type=click.Path(path_type=Path))
+@with_appcontext
+def import_fhir_command(path: Path) -> None:
+    """Import a FHIR Questionnaire (JSON) as the draft of a new question set."""
+    from .publishing import import_fhir_questionnaire
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        fail(f"{path}: no such file")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: cannot read the file: {exc}")
+    draft, problems = import_fhir_questionnaire(text, None, path.name)
+    if draft is None:
+        for problem in problems:
+            click.echo(problem, err=True)
+        fail(f"not imported: {len(problems)} problem(s)")
+    click.echo(f"imported as the draft of the new question set '{draft.set_id}'; publish it from the admin pages")
+
+
+@click.command("export-csv")
+@click.argument("set_id")
+@click.option("--version", type=int, help="The question-set version (default: the newest).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The .zip to write (submissions CSV and data dictionary).")
+@with_appcontext
+def export_csv_command(set_id: str, version: int | None, output: Path) -> None:
+    """The submissions of one question-set version as CSV with its data dictionary, in a zip."""
+    from . import exports
+
+    row = question_set_version_row(set_id, version)
+    _, data, count = exports.csv_zip(row, "cli")
+    write_output(output, data)
+    click.echo(f"{count} submission(s) of {set_id} v{row.version}", err=True)

@@ -113,7 +113,7 @@ def client_for(w: World, role: str):
 
 # -- who may use what ----------------------------------------------------------------------------------------
 
-PUBLIC = {"index", "health", "report.asset", "accounts.sign_in", "accounts.sign_out"}
+PUBLIC = {"index", "health", "report.asset", "accounts.sign_in", "accounts.sign_out", "api.openapi"}
 PATIENT_PAGES = {"intake.resume", "intake.section", "intake.visibility", "intake.support", "intake.review",
                  "intake.done"}
 STAFF_PAGES = {"clinician.worklist", "clinician.invitations", "clinician.new_invitation",
@@ -131,6 +131,8 @@ def allowed(w: World, rule, role: str, values: dict) -> bool:
         return role in STAFF
     if endpoint in PATIENT_PAGES:
         return role in PATIENT_ROLES
+    if endpoint.startswith("api."):  # no session opens the API: only a token does (tests/test_api.py)
+        return False
     if endpoint == "intake.open_link":  # the link is the key: only its holder has it
         return role in PATIENT_ROLES and values.get("token") == w.token[role[-1]]
     if endpoint == "intake.start":
