@@ -9,6 +9,8 @@ import hashlib
 import re
 
 from fhir.resources.R4B.bundle import Bundle
+from openapi_schema_validator import OAS31Validator, validate
+from openapi_spec_validator import validate as validate_document
 from sqlalchemy import select
 
 from screening.api.models import ApiToken
@@ -31,6 +33,20 @@ def create_token(client, name="Epic bridge") -> str:
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def documented(app, path: str, status: str, media: str = "application/json") -> dict:
+    """The schema the OpenAPI document promises for a response (with its components, for $refs)."""
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    response = document["paths"][path]["get"]["responses"][status]
+    if "$ref" in response:
+        response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    return {**response["content"][media]["schema"], "components": document["components"]}
+
+
+def conforms(app, path: str, response, media: str = "application/json") -> None:
+    validate(response.get_json(force=True), documented(app, path, str(response.status_code), media),
+             cls=OAS31Validator)
 
 
 def test_an_admin_creates_a_token_shown_once_and_stored_only_as_its_hash(staff_app, admin_client):
@@ -57,6 +73,7 @@ def test_the_api_lists_submissions_since_a_time_and_pages_through_them(staff_app
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     assert "Set-Cookie" not in response.headers
     page = response.get_json()
+    conforms(staff_app, "/submissions", response)
     assert [s["id"] for s in page["data"]] == ids[1:3]
     first = page["data"][0]
     assert first["submitted_at"] == "2026-05-01T09:00:00Z" and first["question_set"] == {"id": "ketamine-intake", "version": 1}
@@ -72,6 +89,7 @@ def test_the_api_lists_submissions_since_a_time_and_pages_through_them(staff_app
                           ("cursor=%%%", "'cursor'")]:
         response = api.get(f"/api/v1/submissions?{query}", headers=bearer(secret))
         assert response.status_code == 400 and reason in response.get_json()["error"], query
+        conforms(staff_app, "/submissions", response)
     assert {e[1] for e in audit_events(staff_app, "api.")} == {"api.list_submissions"}
 
 
@@ -101,6 +119,8 @@ def test_without_a_token_or_with_a_revoked_one_the_api_refuses(staff_app, admin_
             response = api.get(path, headers=headers)
             assert response.status_code == 401, (path, headers)
             assert response.headers["WWW-Authenticate"].startswith("Bearer") and "error" in response.get_json()
+            conforms(staff_app, "/submissions" if path.endswith("submissions") else "/submissions/{submission_id}/fhir",
+                     response)
     # A signed-in admin's session cookie does not open the API either.
     assert admin_client.get("/api/v1/submissions").status_code == 401
     with staff_app.app_context():
@@ -137,6 +157,7 @@ def test_the_openapi_document_describes_every_api_route(staff_app):
     response = staff_app.test_client().get("/api/v1/openapi.json")
     assert response.status_code == 200
     document = response.get_json()
+    validate_document(document)
     assert document["openapi"].startswith("3.") and document["servers"][0]["url"].endswith("/api/v1")
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     routes = set()
