@@ -69,7 +69,7 @@ def create_api_token():
         return render_tokens(form, status=400)
     row, secret = create_token(form.name.data.strip(), current_user.id)
     # The secret is on this response only (no-store), never in a URL, a log or the database.
-    return render_tokens(secret=secret, created=row)
+    return render_tokens(ApiTokenForm(formdata=None), secret=secret, created=row)
 
 
 @bp.post("/api-tokens/<int:token_id>/revoke")
