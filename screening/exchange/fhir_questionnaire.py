@@ -234,6 +234,15 @@ def document_yaml(doc: dict) -> str:
     return out.getvalue()
 
 
+def describe(doc: dict, error: dict) -> str:
+    """A schema error in the converted document, named by the question it is about."""
+    loc = error.get("loc", ())
+    if len(loc) >= 4 and loc[0] == "sections" and loc[2] == "items":
+        item = doc["sections"][loc[1]]["items"][loc[3]]["id"]
+        return f"item '{item}': {'.'.join(map(str, loc[4:])) or 'question'}: {error.get('msg')}"
+    return f"{'.'.join(map(str, loc))}: {error.get('msg')}"
+
+
 class _Importer:
     def __init__(self, data: dict):
         self.data = data
@@ -242,7 +251,6 @@ class _Importer:
         self.types: dict[str, str] = {}  # item id -> type
         self.codes: dict[str, dict[str, Any]] = {}  # item id -> answer code -> choice value
         self.pending: list[tuple[dict, dict, dict]] = []  # (section or item out, FHIR element, own extras)
-        self._sections: list[dict] = []
 
     def refuse(self, link_id: str | None, message: str) -> None:
         self.problems.append(f"item '{link_id}': {message}" if link_id else message)
@@ -267,19 +275,8 @@ class _Importer:
         try:
             QuestionSetDoc.model_validate(doc)
         except ValidationError as exc:
-            raise ImportRefused([self.describe(error) for error in exc.errors(include_url=False)[:10]]) from None
+            raise ImportRefused([describe(doc, error) for error in exc.errors(include_url=False)[:10]]) from None
         return doc
-
-    def describe(self, error: dict) -> str:
-        loc = error.get("loc", ())
-        where = ".".join(str(step) for step in loc)
-        if len(loc) >= 4 and loc[0] == "sections" and loc[2] == "items":
-            item = self.item_at(loc[1], loc[3])
-            return f"item '{item}': {'.'.join(map(str, loc[4:])) or 'item'}: {error.get('msg')}"
-        return f"{where}: {error.get('msg')}"
-
-    def item_at(self, section: int, index: int) -> str:
-        return self._sections[section]["items"][index]["id"]
 
     def set_id(self) -> str:
         candidates = [ident.get("value") for ident in self.data.get("identifier") or [] if ident.get("value")]
@@ -323,7 +320,6 @@ class _Importer:
                 loose.append(item)
         if loose:
             sections.append(self.loose_section(loose, len(sections)))
-        self._sections = sections
         return sections
 
     def loose_section(self, items: list[dict], index: int) -> dict:
