@@ -88,14 +88,18 @@ def evaluate_command(answers_file: Path, question_set_path: Path | None, rule_se
 COMMENT_KEYS = ("description", "reasoning", "expect", "note")
 
 
-def read_answers_file(path: Path) -> dict[str, Any]:
-    """Parse and shape-check an answers file; any problem ends the command with one clear line."""
+def read_text_file(path: Path, encoding: str = "utf-8") -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding=encoding)
     except FileNotFoundError:
         fail(f"{path}: no such file")
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"{path}: cannot read the file: {exc}")
+
+
+def read_answers_file(path: Path) -> dict[str, Any]:
+    """Parse and shape-check an answers file; any problem ends the command with one clear line."""
+    text = read_text_file(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -249,12 +253,7 @@ def import_fhir_command(path: Path) -> None:
     """Import a FHIR Questionnaire (JSON) as the draft of a new question set."""
     from .publishing import import_fhir_questionnaire
 
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        fail(f"{path}: no such file")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"{path}: cannot read the file: {exc}")
+    text = read_text_file(path, encoding="utf-8-sig")
     draft, problems = import_fhir_questionnaire(text, None, path.name)
     if draft is None:
         for problem in problems:

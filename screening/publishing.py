@@ -7,6 +7,7 @@ keep the version rows they were created with, so publishing never changes an int
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from . import audit
 from .content import (compile_question_set, current_question_set_version, current_rule_set_version,
                       latest_version_number)
 from .db import db
+from .exchange.fhir_questionnaire import ImportRefused, document_yaml, import_questionnaire
 from .models import Draft, QuestionSetVersion, RuleSetVersion, utcnow
 from .questions import QuestionSet, parse_question_set
 from .rules import RuleSet, parse_rule_set
@@ -217,16 +219,12 @@ def import_fhir_questionnaire(text: str, user_id: int | None, filename: str = "u
                               ) -> tuple[Draft | None, list[str]]:
     """A FHIR Questionnaire (JSON) becomes the draft of a NEW question set (never an existing set's draft);
     every problem names the item and what is wrong, and nothing is saved unless the whole set is valid."""
-    import json
-
-    from .exchange.fhir_questionnaire import ImportRefused, document_yaml, import_questionnaire
-
     try:
-        data = json.loads(text)
+        doc = import_questionnaire(json.loads(text))
     except json.JSONDecodeError as exc:
         return None, [f"{filename}:{exc.lineno}: invalid JSON: {exc.msg}"]
-    try:
-        doc = import_questionnaire(data)
+    except RecursionError:
+        return None, [f"{filename}: the JSON is nested too deeply to be a Questionnaire"]
     except ImportRefused as exc:
         return None, [f"{filename}: {problem}" for problem in exc.problems]
     doc["id"] = free_set_id("question_set", doc["id"])

@@ -86,7 +86,7 @@ def test_the_api_lists_submissions_since_a_time_and_pages_through_them(staff_app
         seen += [s["id"] for s in page["data"]]
     assert seen == ids[1:]
     for query, reason in [("since=yesterday", "'since'"), ("limit=0", "'limit'"), ("limit=501", "'limit'"),
-                          ("cursor=%%%", "'cursor'")]:
+                          ("cursor=%%%", "'cursor'"), ("cursor=MjAyNi0wMS0wMVQwMDowMDowMHw5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ", "'cursor'")]:
         response = api.get(f"/api/v1/submissions?{query}", headers=bearer(secret))
         assert response.status_code == 400 and reason in response.get_json()["error"], query
         conforms(staff_app, "/submissions", response)

@@ -266,7 +266,7 @@ def test_importing_a_questionnaire_makes_a_new_draft_set_and_a_bad_one_changes_n
 
     broken = exported(1)
     broken["item"][1]["item"][0]["type"] = "attachment"
-    for content, reason in [(b"{not json", "invalid JSON"),
+    for content, reason in [(b"{not json", "invalid JSON"), (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
                             (json.dumps(broken).encode(), "item 'date_of_birth': type 'attachment' is not supported"),
                             (json.dumps({"resourceType": "Questionnaire"}).encode(), "'status' is required")]:
         response = fhir_upload(admin_client, content)

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from .. import audit, exports
 from ..db import db
+from ..exchange.records import iso_instant
 from ..models import Intake, Submission, utcnow
 from ..rules.ruleset import SEVERITIES
 from ..security import configured, limiter
@@ -108,6 +110,8 @@ def decode_cursor(cursor: str) -> tuple[datetime.datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, ident = raw.split("|")
+        if not ident.isdigit() or int(ident) >= 2**63:
+            raise ValueError(ident)
         return datetime.datetime.fromisoformat(moment), int(ident)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ValueError("'cursor' is not one this API gave out; start again without it") from None
@@ -125,7 +129,7 @@ def summary(submission: Submission) -> dict:
     counts = {"exclude": submission.exclude_count, "urgent": submission.urgent_count,
               "review": submission.review_count, "info": submission.info_count}
     qs_row = submission.intake.question_set_version
-    return {"id": submission.id, "submitted_at": submission.submitted_at.replace(microsecond=0).isoformat() + "Z",
+    return {"id": submission.id, "submitted_at": iso_instant(submission.submitted_at),
             "question_set": {"id": qs_row.set_id, "version": qs_row.version},
             "highest_severity": SEVERITIES[submission.severity_rank] if submission.severity_rank < len(SEVERITIES)
             else None,
@@ -141,7 +145,8 @@ def submissions():
         cursor = decode_cursor(request.args["cursor"]) if request.args.get("cursor") else None
     except ValueError as exc:
         return error(400, str(exc))
-    query = select(Submission).join(Intake).order_by(Submission.submitted_at, Submission.id)
+    query = (select(Submission).options(joinedload(Submission.intake).joinedload(Intake.question_set_version))
+             .order_by(Submission.submitted_at, Submission.id))
     if since is not None:
         query = query.where(Submission.submitted_at >= since)
     if cursor is not None:
