@@ -80,7 +80,8 @@ def test_admin_changes_wording_and_threshold_previews_and_publishes(staff_app, l
                 for name, path in [("home", "/admin/"), ("question-set", QS_PAGE), ("question", f"{QS_PAGE}/items/phq9_1"),
                                    ("rule", f"{RS_PAGE}/rules/bp-crisis-range"), ("yaml", f"{RS_PAGE}/yaml"),
                                    ("history", f"{QS_PAGE}/versions"), ("diff", f"{QS_PAGE}/diff?a=1&b=2"),
-                                   ("try", f"{RS_PAGE}/try"), ("preview", f"{QS_PAGE}/preview")]:
+                                   ("try", f"{RS_PAGE}/try"), ("preview", f"{QS_PAGE}/preview"),
+                                   ("integrations", "/admin/api-tokens")]:
                     page.goto(live_server + path)
                     page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
                     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")

@@ -273,3 +273,32 @@ def test_importing_a_questionnaire_makes_a_new_draft_set_and_a_bad_one_changes_n
         assert response.status_code == 400, reason
         assert "Not imported. Nothing was changed" in plain(response) and reason in plain(response)
     assert len(audit_events(staff_app, "import")) == 1
+
+
+def test_enable_when_operators_of_another_tool_become_conditions():
+    def question(link_id, kind="boolean", **extra):
+        return {"linkId": link_id, "type": kind, "text": link_id.title(), **extra}
+
+    resource = {"resourceType": "Questionnaire", "status": "active", "title": "Visit", "item": [
+        {"linkId": "g", "type": "group", "text": "Visit", "item": [
+            question("smoker"), question("packs", "integer"),
+            question("a", enableWhen=[{"question": "smoker", "operator": "!=", "answerBoolean": True}]),
+            question("b", enableWhen=[{"question": "smoker", "operator": "exists", "answerBoolean": False}]),
+            question("c", enableBehavior="all", enableWhen=[
+                {"question": "smoker", "operator": "=", "answerBoolean": True},
+                {"question": "packs", "operator": ">=", "answerInteger": 2}]),
+            question("d", enableWhen=[{"question": "smoker", "operator": "=", "answerBoolean": True},
+                                      {"question": "packs", "operator": "<", "answerInteger": 1}])]}]}
+    with pytest.raises(ImportRefused) as refused:
+        import_questionnaire(copy.deepcopy(resource))
+    assert str(refused.value) == "item 'd': several enableWhen need enableBehavior 'any' or 'all'"
+    resource["item"][0]["item"][-1]["enableBehavior"] = "any"
+    doc = import_questionnaire(resource)
+    parse_question_set(document_yaml(doc), "imported")
+    conditions = {i["id"]: i.get("show_if") for i in doc["sections"][0]["items"]}
+    assert conditions == {
+        "smoker": None, "packs": None,
+        "a": {"answer": "smoker", "ne": True},
+        "b": {"not": {"answered": "smoker"}},
+        "c": {"all": [{"answer": "smoker", "eq": True}, {"answer": "packs", "gte": 2}]},
+        "d": {"any": [{"answer": "smoker", "eq": True}, {"answer": "packs", "lt": 1}]}}
