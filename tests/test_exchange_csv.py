@@ -63,6 +63,7 @@ def test_an_admin_exports_one_row_per_submission_with_a_matching_dictionary(staf
         stored = [db.session.get(Submission, ident).result for ident in (first, second)]
     for row, result in zip(rows, stored):
         assert row["phq9_score"] == str(result["scores"]["phq9"]["value"])
+        assert row["age"] == str(result["computed"]["age"]) and row["bmi"] == str(result["computed"]["bmi"])
         assert row["phq9_band"] == result["scores"]["phq9"]["band"]
         fired = {flag["rule"] for flag in result["flags"]}
         flag_columns = [c for c in header if c.startswith("flag___")]

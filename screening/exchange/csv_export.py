@@ -1,8 +1,8 @@
 """Submissions of one question-set version as CSV, one row per submission, with a data dictionary.
 
 Laid out as REDCap users expect: one column per question; a multiple-answer question becomes one
-0/1 column per choice (``medications___ssri``); yes/no is 1/0; then each score and its band, then the
-flags (counts per severity and one 0/1 column per rule). An empty cell means the question was not
+0/1 column per choice (``medications___ssri``); yes/no is 1/0; then the computed values (age, BMI),
+each score and its band, then the flags (counts per severity and one 0/1 column per rule). An empty cell means the question was not
 shown to the patient or not answered. Column names use lower-case letters, digits and ``_`` (an id's
 ``-`` becomes ``_``). The dictionary has one row per data column, in the same order.
 
@@ -59,6 +59,7 @@ class _Columns:
         self.taken: set[str] = set()
         self.record_columns()
         self.item_columns()
+        self.computed_columns()
         self.score_columns()
         self.flag_columns(rule_ids)
 
@@ -92,6 +93,11 @@ class _Columns:
                 choices = choice_list((c.value, c.label) for c in item.choices)
                 detail = "" if choices or item.unit is None else f"unit: {item.unit}"
                 self.add(name, item.id, item.text, item.type, choices or detail, self.plain(item.id))
+
+    def computed_columns(self) -> None:
+        for computed in self.qs.computed.values():
+            self.add(column_name(computed.id), computed.id, f"{computed.label} (computed from the answers)", "computed",
+                     f"unit: {computed.unit}" if computed.unit else "", self.stored("computed", computed.id))
 
     def score_columns(self) -> None:
         for score_id, score in self.qs.scores.items():
@@ -130,6 +136,13 @@ class _Columns:
     def score(score_id: str, key: str):
         def cell(record: SubmissionRecord, answers: dict) -> Any:
             value = ((record.result.get("scores") or {}).get(score_id) or {}).get(key)
+            return "" if value is None else value
+        return cell
+
+    @staticmethod
+    def stored(part: str, key: str):
+        def cell(record: SubmissionRecord, answers: dict) -> Any:
+            value = (record.result.get(part) or {}).get(key)
             return "" if value is None else value
         return cell
 
