@@ -145,6 +145,8 @@ def test_a_plain_fhir_questionnaire_without_our_extensions_imports():
                                                            "answerBoolean": True}]),
      "enableWhen refers to 'nowhere'"),
     (lambda q: q["item"][0]["item"][1].pop("text"), "item 'consent_given': a question needs its text"),
+    (lambda q: q["item"][0]["item"][1].update(text="Agree?\x00"),
+     "Questionnaire.item[0].item[1].text: remove the special (invisible) characters"),
     (lambda q: q["item"][0]["item"][1].update(text="x" * 5000),
      "item 'consent_given': text: String should have at most 4000 characters"),
 ])

@@ -2,9 +2,10 @@
 
 Laid out as REDCap users expect: one column per question; a multiple-answer question becomes one
 0/1 column per choice (``medications___ssri``); yes/no is 1/0; then the computed values (age, BMI),
-each score and its band, then the flags (counts per severity and one 0/1 column per rule). An empty cell means the question was not
-shown to the patient or not answered. Column names use lower-case letters, digits and ``_`` (an id's
-``-`` becomes ``_``). The dictionary has one row per data column, in the same order.
+each score and its band, then the flags (counts per severity and one 0/1 column per rule). An empty
+cell means the question was not shown to the patient or not answered. Column names use lower-case
+letters, digits and ``_`` (an id's ``-`` becomes ``_``). The dictionary has one row per data column,
+in the same order.
 
 Every text cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return) is prefixed with ``'``.
@@ -173,7 +174,8 @@ def dictionary_csv(qs: QuestionSet, rule_ids: list[str]) -> str:
                                             for c in columns(qs, rule_ids))])
 
 
-def export_zip(qs: QuestionSet, version: int, records: list[SubmissionRecord], rule_ids: list[str]) -> tuple[str, bytes]:
+def export_zip(qs: QuestionSet, version: int, records: list[SubmissionRecord],
+               rule_ids: list[str]) -> tuple[str, bytes]:
     """(file name, zip bytes) holding ``<set>-v<n>-submissions.csv`` and ``<set>-v<n>-dictionary.csv``
     (UTF-8 with a byte-order mark, so spreadsheet programs read accents right)."""
     stem = f"{qs.id}-v{version}"

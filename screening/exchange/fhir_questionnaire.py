@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
+from ..questions.model import has_control_characters
 from ..questions.schema import QuestionSetDoc
 from ..yaml_source import LoadError, Source
 from .fhir_base import (EXT_ITEM_CONTROL, EXT_MAX, EXT_MIN, EXT_ORDINAL, EXT_UNIT, ITEM_CONTROL_SYSTEM,
@@ -218,7 +219,23 @@ def import_questionnaire(data: Any) -> dict:
         validate(data)
     except FhirInvalid as exc:
         raise ImportRefused([f"not a valid FHIR Questionnaire: {exc}"]) from None
+    unreadable = control_character_path(data, "Questionnaire")
+    if unreadable:
+        raise ImportRefused([f"{unreadable}: remove the special (invisible) characters from this text"])
     return _Importer(data).document()
+
+
+def control_character_path(value: Any, path: str) -> str | None:
+    """Where a text holds a control character other than tab and line breaks (as refused everywhere else)."""
+    if isinstance(value, str):
+        return path if has_control_characters(value) else None
+    if isinstance(value, dict):
+        children = ((f"{path}.{key}", child) for key, child in value.items())
+    elif isinstance(value, list):
+        children = ((f"{path}[{index}]", child) for index, child in enumerate(value))
+    else:
+        return None
+    return next((found for child_path, child in children if (found := control_character_path(child, child_path))), None)
 
 
 def document_yaml(doc: dict) -> str:
@@ -297,8 +314,9 @@ class _Importer:
                     group = item.get("type") == "group"
                     ident = make_id(item["linkId"])
                     if ident in taken[group]:
-                        self.refuse(item["linkId"], f"its id '{ident}' is the same as another "
-                                                    f"{'group' if group else 'question'}'s; give each a distinct linkId")
+                        what = "group" if group else "question"
+                        self.refuse(item["linkId"], f"its id '{ident}' is the same as another {what}'s; "
+                                                    f"give each a distinct linkId")
                     taken[group].add(ident)
                     self.ids[item["linkId"]] = ident
                 walk(item.get("item") or [])
@@ -329,8 +347,9 @@ class _Importer:
     def section(self, group: dict) -> dict:
         section: dict[str, Any] = {"id": self.ids[group["linkId"]], "title": group.get("text") or group["linkId"]}
         children = group.get("item") or []
-        if children and children[0].get("type") == "display" and not self.is_help(children[0]):
-            section["intro"] = children[0].get("text")
+        first = children[0] if children else {}
+        if first.get("type") == "display" and first.get("text") and not self.is_help(first):
+            section["intro"] = first["text"]
             children = children[1:]
         self.condition(section, group)
         questions = []
@@ -410,7 +429,8 @@ class _Importer:
 
     @staticmethod
     def ordinal(option: dict) -> int | None:
-        for extension in [*(option.get("extension") or []), *((option.get("valueCoding") or {}).get("extension") or [])]:
+        coding = option.get("valueCoding") or {}
+        for extension in [*(option.get("extension") or []), *(coding.get("extension") or [])]:
             if extension.get("url") in (EXT_ORDINAL, "http://hl7.org/fhir/StructureDefinition/itemWeight"):
                 value = extension.get("valueDecimal")
                 if isinstance(value, (int, float)) and float(value).is_integer():
