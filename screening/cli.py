@@ -240,10 +240,16 @@ def export_fhir_submission_command(submission_id: int, output: Path | None) -> N
 
     from . import exports
 
+    from .exchange.fhir_base import FhirInvalid
+
     row = exports.submission(submission_id)
     if row is None:
         fail(f"no submission {submission_id}")
-    write_output(output, exports.to_json(exports.bundle(row, current_app.config["BASE_URL"], "cli")))
+    try:
+        bundle = exports.bundle(row, current_app.config["BASE_URL"], "cli")
+    except FhirInvalid as exc:
+        fail(f"submission {submission_id} does not convert to valid FHIR: {exc}")
+    write_output(output, exports.to_json(bundle))
 
 
 @click.command("import-fhir")

@@ -187,10 +187,9 @@ def test_a_submission_is_a_valid_bundle_referencing_its_questionnaire_version():
     QuestionnaireResponse.model_validate(response)
     assert response["questionnaire"] == "https://clinic.example/fhir/Questionnaire/ketamine-intake|3"
     assert response["status"] == "completed" and response["authored"] == "2026-06-01T14:05:09Z"
-    answered = {item["linkId"]: item["answer"] for group in response["item"] for item in group["item"]
-                if "answer" in item}
+    answered = {item["linkId"]: item["answer"] for group in response["item"] for item in group["item"]}
     visible = record.visible_answers(qs)
-    assert set(answered) == {k for k, v in visible.items() if v != ()}
+    assert set(answered) == {k for k, v in visible.items() if v not in ((), "")}
     assert answered["phq9_1"] == [{"valueCoding": {
         "system": "https://clinic.example/fhir/CodeSystem/ketamine-intake/phq9_1",
         "code": str(visible["phq9_1"]), "display": qs.items["phq9_1"].choice_label(visible["phq9_1"])}}]
@@ -304,3 +303,21 @@ def test_enable_when_operators_of_another_tool_become_conditions():
         "b": {"not": {"answered": "smoker"}},
         "c": {"all": [{"answer": "smoker", "eq": True}, {"answer": "packs", "gte": 2}]},
         "d": {"any": [{"answer": "smoker", "eq": True}, {"answer": "packs", "lt": 1}]}}
+
+
+def test_blank_text_and_an_empty_choice_list_are_left_out_of_the_response():
+    record, qs = record_for("01-suitable-candidate.json")
+    answers = dict(record.answers, medications=[], medications_other="")
+    bundle = submission_bundle(SubmissionRecord(**{**record.__dict__, "answers": answers}), qs, URLS)
+    response = resources(bundle)["QuestionnaireResponse"][0]
+    linked = {item["linkId"] for group in response["item"] for item in group["item"]}
+    assert "medications" not in linked and "medications_other" not in linked and "phq9_1" in linked
+    assert all(item["answer"] for group in response["item"] for item in group["item"])
+
+
+def test_every_patient_case_converts_to_a_valid_bundle():
+    from test_clinician_support import CASES
+
+    for path in sorted(CASES.glob("*.json")):
+        record, qs = record_for(path.name)
+        Bundle.model_validate(submission_bundle(record, qs, URLS))

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import audit, exports
 from ..db import db
+from ..exchange.fhir_base import FhirInvalid
 from ..exchange.records import iso_instant
 from ..models import Intake, Submission, utcnow
 from ..rules.ruleset import SEVERITIES
@@ -171,7 +172,11 @@ def submission_fhir(submission_id: int):
     if submission is None:
         db.session.commit()  # keep last_used_at
         return error(404, "no such submission")
-    bundle = exports.bundle(submission, current_app.config["BASE_URL"], actor())
+    try:
+        bundle = exports.bundle(submission, current_app.config["BASE_URL"], actor())
+    except FhirInvalid as exc:  # a bug of ours, not the caller's: say so, log where (never the data)
+        current_app.logger.error("Submission %s does not convert to valid FHIR: %s", submission_id, exc)
+        return error(500, "this submission could not be converted to valid FHIR; the clinic's log says why")
     return Response(exports.to_json(bundle), content_type="application/fhir+json; charset=utf-8")
 
 

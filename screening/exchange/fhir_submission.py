@@ -1,7 +1,8 @@
 """A submission as a FHIR R4 Bundle: Patient, QuestionnaireResponse, score Observations, RiskAssessment.
 
 - The QuestionnaireResponse names its Questionnaire as ``url|version`` and holds the answers of the
-  items the patient was shown, grouped by section like the Questionnaire.
+  items the patient was shown, grouped by section like the Questionnaire (FHIR has no empty answer:
+  blank text and an empty "choose all that apply" are left out; the CSV export keeps the latter as 0s).
 - A complete score with a LOINC code (loinc.yaml: PHQ-9 total, GAD-7 total) is an Observation derived
   from the response; scores without a code are not guessed at.
 - The flags are ONE RiskAssessment: the outcome of running one rule-set version over this response
@@ -28,6 +29,13 @@ from .records import SubmissionRecord, iso_instant
 
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 LOINC = "http://loinc.org"
+
+
+def has_answer(value: Any) -> bool:
+    """FHIR has no empty answer: blank text and "none of these" (an empty choice list) are left out."""
+    if value is None or value == ():
+        return False
+    return not (isinstance(value, str) and not value.strip())
 
 
 @cache
@@ -73,7 +81,8 @@ class _Builder:
         answers = self.record.visible_answers(self.qs)
         groups = []
         for section in self.qs.sections:
-            items = [self.answer_item(item, answers[item.id]) for item in section.items if item.id in answers]
+            items = [self.answer_item(item, answers[item.id]) for item in section.items
+                     if has_answer(answers.get(item.id))]
             if items:
                 groups.append({"linkId": section.id, "text": section.title, "item": items})
         url = self.urls.questionnaire(self.record.question_set_id)
@@ -83,12 +92,8 @@ class _Builder:
                 "subject": {"reference": self.patient_ref}, "authored": self.authored, "item": groups}
 
     def answer_item(self, item: Any, value: Any) -> dict:
-        out: dict[str, Any] = {"linkId": item.id, "text": item.text}
         values = value if item.type == "multi_choice" else (value,)
-        answers = [self.answer_value(item, v) for v in values]
-        if answers:
-            out["answer"] = answers
-        return out
+        return {"linkId": item.id, "text": item.text, "answer": [self.answer_value(item, v) for v in values]}
 
     def answer_value(self, item: Any, value: Any) -> dict:
         if item.type == "yes_no":
