@@ -74,17 +74,19 @@ class Run:
     axe: bool = False
 
 
-# Where Tab has put focus, and whether it is drawn: an outline of 2 px or more, or a box-shadow, on the
-# control or on the option box around it.
+# Where Tab has put focus, and whether it is drawn on the control or on the option box around it: "ring"
+# an outline of 2 px or more or a box-shadow, "outline" the outline alone (high-contrast mode drops shadows).
 FOCUS_STOP = """el => {
   if (!el || el === document.body) return null;
-  const drawn = node => {
+  const outlined = node => {
     const s = getComputedStyle(node);
-    return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2) || s.boxShadow !== 'none';
+    return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
   };
+  const shadowed = node => getComputedStyle(node).boxShadow !== 'none';
   const box = el.closest('.option');
+  const outline = outlined(el) || (!!box && outlined(box));
   return {kind: el.tagName === 'INPUT' ? el.type : el.tagName.toLowerCase(), name: el.name || el.id ||
-          el.textContent.trim().slice(0, 40), ring: drawn(el) || (!!box && drawn(box))};
+          el.textContent.trim().slice(0, 40), outline, ring: outline || shadowed(el) || (!!box && shadowed(box))};
 }"""
 
 
@@ -100,7 +102,8 @@ class Keyboard:
         return self.page.evaluate(f"(() => {{ const el = document.activeElement; return el && ({expression}); }})()")
 
     def tab_to(self, predicate: str, limit: int = 80) -> None:
-        check = f"(() => {{ const el = document.activeElement; return [!!(el && ({predicate})), ({FOCUS_STOP})(el)]; }})()"
+        check = (f"(() => {{ const el = document.activeElement; "
+                 f"return [!!(el && ({predicate})), ({FOCUS_STOP})(el)]; }})()")
         for _ in range(limit):
             self.page.keyboard.press("Tab")
             reached, stop = self.page.evaluate(check)
