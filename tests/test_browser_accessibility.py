@@ -163,10 +163,19 @@ def tour(site: Site, page, visit) -> None:
     consent is refused, both crisis-support pages, the session-ended page, review, thank-you, and the link
     pages (already used, revoked, not found, no session) and the site's own error page."""
     base = site.base
+
+    def arrived(name: str, heading: str | None = None, showing: str | None = None) -> None:
+        """Check it is the page meant (by its heading, or something only it shows), then visit it."""
+        if heading is not None:
+            assert page.locator("main h1").inner_text() == heading, (name, page.url)
+        if showing is not None:
+            assert page.locator(showing).count() == 1, (name, showing, page.url)
+        visit(name)
+
     page.goto(f"{base}/start")
-    visit("start")
+    arrived("start", heading="Before your visit")
     submit(page, "button[type=submit]")
-    visit("first-page-with-personal-link")
+    arrived("first-page-with-personal-link", showing=".link-text")
 
     link = site.prefilled_link()
     page.goto(link)
@@ -175,50 +184,51 @@ def tour(site: Site, page, visit) -> None:
         page.goto(f"{base}/intake/section/consent")
     finally:
         site.app.config["INTAKE_IDLE_MINUTES"] = 60
-    visit("session-ended")
+    arrived("session-ended", heading="Your session has ended")
     page.goto(link)
 
     for section_id in site.sections:
         page.goto(f"{base}/intake/section/{section_id}")
-        visit(section_id)
+        arrived(section_id, showing=f"form[action='/intake/section/{section_id}']")
+        assert page.locator("[data-item][hidden]").count() == 0, section_id  # every follow-up is on show
 
     page.goto(f"{base}/intake/section/about_you")
     page.fill("#q-height_cm", "tall")
     page.fill("#q-weight_kg", "400")
     submit(page)
-    visit("about_you-errors")
+    arrived("about_you-errors", showing=".error-summary")
 
     page.goto(f"{base}/intake/section/consent")
     page.check("#q-consent_given-O1")  # No
     submit(page)
-    visit("consent-not-given")
+    arrived("consent-not-given", showing=".notice--calm")
     page.check("#q-consent_given")
     submit(page)
 
     page.goto(f"{base}/intake/section/suicide_risk")
     submit(page)
-    visit("support-urgent")  # asq_5: thoughts of killing yourself right now
+    arrived("support-urgent", heading="Please get support now")  # asq_5: thoughts of killing yourself now
     page.goto(f"{base}/intake/section/suicide_risk")
     page.check("#q-asq_5-O1")
     submit(page)
-    visit("support")
+    arrived("support", heading="Support is here for you")
 
     page.goto(f"{base}/intake/review")
-    visit("review")
+    arrived("review", heading="Check your answers")
     submit(page, "form.send-form button[type=submit]")
-    visit("done")
+    arrived("done", heading="Thank you")
 
     page.goto(link)
-    visit("link-already-used")
+    arrived("link-already-used", heading="Your answers have already been sent")
     page.goto(site.prefilled_link(revoked=True))
-    visit("link-revoked")
+    arrived("link-revoked", heading="This link is no longer active")
     page.goto(f"{base}/i/not-a-real-link")
-    visit("link-not-found")
+    arrived("link-not-found", heading="This link does not work")
     page.context.clear_cookies()
     page.goto(f"{base}/intake")
-    visit("no-session")
+    arrived("no-session", heading="Please open the link from your clinic")
     page.goto(f"{base}/no-such-page")
-    visit("page-not-found")
+    arrived("page-not-found", heading="Page not found")
 
 
 def audit(site: Site, label: str, axe: bool = True, full_page: bool = True, **options) -> Audit:
