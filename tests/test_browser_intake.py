@@ -1,6 +1,9 @@
 """End to end in a real headless Chromium (Debian's, driven by Playwright from PyPI): a whole intake on a
-375 px wide screen, by keyboard alone, then the stored submission. Every page is saved as a screenshot
-under test-artifacts/intake/ and checked with axe-core (bundled by axe-playwright-python).
+375 px wide screen, by keyboard alone (Tab, Shift+Tab, Space, arrows, Enter and typing), then the stored
+submission. Every control Tab stops on must show a focus ring; each new page must put focus on its heading
+(or on the error summary after a failed page). Every page is saved as a screenshot under
+test-artifacts/intake/ and checked with axe-core (bundled by axe-playwright-python), all rules; the
+WCAG-level audit at both widths and the user's settings are in test_browser_accessibility.py.
 
 The run happens once per module (it takes a few seconds); the tests then look at what it recorded.
 """
