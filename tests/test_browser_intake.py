@@ -1,6 +1,9 @@
 """End to end in a real headless Chromium (Debian's, driven by Playwright from PyPI): a whole intake on a
-375 px wide screen, by keyboard alone, then the stored submission. Every page is saved as a screenshot
-under test-artifacts/intake/ and checked with axe-core (bundled by axe-playwright-python).
+375 px wide screen, by keyboard alone (Tab, Shift+Tab, Space, arrows, Enter and typing), then the stored
+submission. Every control Tab stops on must show a focus ring; each new page must put focus on its heading
+(or on the error summary after a failed page). Every page is saved as a screenshot under
+test-artifacts/intake/ and checked with axe-core (bundled by axe-playwright-python), all rules; the
+WCAG-level audit at both widths and the user's settings are in test_browser_accessibility.py.
 
 The run happens once per module (it takes a few seconds); the tests then look at what it recorded.
 """
@@ -63,6 +66,9 @@ class Run:
     violations: dict[str, list] = field(default_factory=dict)
     overflow: dict[str, int] = field(default_factory=dict)  # page -> scrollWidth when wider than the screen
     focus_on_summary: bool = False
+    focus_landing: dict[str, str] = field(default_factory=dict)  # page -> where focus was when it opened
+    focus_stops: list[dict] = field(default_factory=list)  # every control Tab reached, and its focus ring
+    back_with_shift_tab: bool = False
     consent_note: bool = False
     focus_styles: dict[str, str] = field(default_factory=dict)
     offsite: list[str] = field(default_factory=list)  # requests to anything but the app
@@ -71,19 +77,42 @@ class Run:
     axe: bool = False
 
 
-class Keyboard:
-    """Drives a page with the keyboard only: Tab to a control, then type, Space, arrows or Enter."""
+# Where Tab has put focus, and whether it is drawn on the control or on the option box around it: "ring"
+# an outline of 2 px or more or a box-shadow, "outline" the outline alone (high-contrast mode drops shadows).
+FOCUS_STOP = """el => {
+  if (!el || el === document.body) return null;
+  const outlined = node => {
+    const s = getComputedStyle(node);
+    return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
+  };
+  const shadowed = node => getComputedStyle(node).boxShadow !== 'none';
+  const box = el.closest('.option');
+  const outline = outlined(el) || (!!box && outlined(box));
+  return {kind: el.tagName === 'INPUT' ? el.type : el.tagName.toLowerCase(), name: el.name || el.id ||
+          el.textContent.trim().slice(0, 40), outline, ring: outline || shadowed(el) || (!!box && shadowed(box))};
+}"""
 
-    def __init__(self, page):
+
+class Keyboard:
+    """Drives a page with the keyboard only: Tab to a control, then type, Space, arrows or Enter.
+    Every control Tab stops on is recorded with whether its focus ring shows."""
+
+    def __init__(self, page, stops: list[dict] | None = None):
         self.page = page
+        self.stops = stops if stops is not None else []
 
     def active(self, expression: str):
         return self.page.evaluate(f"(() => {{ const el = document.activeElement; return el && ({expression}); }})()")
 
     def tab_to(self, predicate: str, limit: int = 80) -> None:
+        check = (f"(() => {{ const el = document.activeElement; "
+                 f"return [!!(el && ({predicate})), ({FOCUS_STOP})(el)]; }})()")
         for _ in range(limit):
             self.page.keyboard.press("Tab")
-            if self.active(predicate):
+            reached, stop = self.page.evaluate(check)
+            if stop is not None:
+                self.stops.append(stop)
+            if reached:
                 return
         raise AssertionError(f"Tab never reached: {predicate} on {self.page.url}")
 
@@ -160,13 +189,16 @@ def run(tmp_path_factory) -> Run:
             if axe_path is not None:
                 context.add_init_script(path=str(axe_path))  # axe-core in every page, before its own scripts
             page = context.new_page()
-            keys = Keyboard(page)
+            keys = Keyboard(page, result.focus_stops)
 
             def record(name: str) -> None:
                 page.wait_for_load_state("load")
                 number = len(result.pages) + 1
                 result.pages.append(name)
                 result.urls.append(page.url[len(base):])
+                result.focus_landing[name] = page.evaluate(
+                    "(() => { const el = document.activeElement; return el.tagName === 'H1' ? 'heading' : "
+                    "el.hasAttribute('data-error-summary') ? 'error summary' : el.tagName; })()")
                 page.screenshot(path=str(ARTIFACTS / f"{number:02d}-{name}.png"), full_page=True)
                 width = page.evaluate("document.documentElement.scrollWidth")
                 if width > WIDTH:
@@ -276,8 +308,12 @@ def run(tmp_path_factory) -> Run:
             keys.next()
 
             record("vitals")
-            keys.type_into("bp_systolic", "128")
+            keys.type_into("bp_systolic", "126")
             keys.type_into("bp_diastolic", "82")
+            page.keyboard.press("Shift+Tab")  # back to the top number, to correct it
+            result.back_with_shift_tab = keys.active("el.id === 'q-bp_systolic'")
+            page.keyboard.press("Control+A")
+            page.keyboard.type("128")
             keys.next()
 
             record("review")
@@ -318,6 +354,12 @@ def test_a_whole_intake_by_keyboard_on_a_phone_screen(run):
     assert "/intake/support" in run.urls and run.urls[run.pages.index("review")] == "/intake/review"
     assert run.overflow == {}, "pages wider than the screen"
     assert run.focus_on_summary, "focus was not moved to the error summary"
+    assert run.back_with_shift_tab
+    expected_landing = {name: "error summary" if name == "about-you-error" else "heading" for name in run.pages}
+    assert run.focus_landing == expected_landing, "focus on a new page: the heading, or the error summary"
+    kinds = {stop["kind"] for stop in run.focus_stops}
+    assert {"radio", "checkbox", "text", "textarea", "button", "a"} <= kinds, kinds
+    assert [stop for stop in run.focus_stops if not stop["ring"]] == [], "focus stops without a visible ring"
     assert run.focus_styles["radio"] != "none"
     assert run.focus_styles["button"] == "rgb(255, 221, 0)"  # the yellow focus state
     for name in run.pages:

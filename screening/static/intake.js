@@ -1,5 +1,8 @@
 /* Patient intake: small enhancements. Every page works without this file.
-   - moves focus to the error summary, so screen readers announce the problems;
+   - moves focus to the error summary, so screen readers announce the problems; on any other new page,
+     to its heading, so they start reading at the page's name (not when the address points to a question:
+     the browser has already taken the reader there);
+   - shows the review page's print button, which prints through the print stylesheet;
    - shows and hides follow-up questions as answers change (the server decides, with the same
      rules it uses when the page is saved);
    - makes a "None of these" box exclusive with the other boxes of its question. */
@@ -7,8 +10,20 @@
   "use strict";
 
   var summary = document.querySelector("[data-error-summary]");
+  var heading = document.querySelector("main h1");
   if (summary) {
     summary.focus();
+  } else if (heading && !window.location.hash) {
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  }
+
+  var printAction = document.querySelector("[data-print-action]");
+  if (printAction && window.print) {
+    printAction.hidden = false;
+    printAction.querySelector("button").addEventListener("click", function () {
+      window.print();
+    });
   }
 
   // "None of these" clears the other boxes, and any other box clears "None of these".
