@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
+from ..intake.forms import _Choice as Choice  # WTForms 3.3+ wants SelectChoice, older versions pairs
 from ..validators import plain_text
 from .auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, STAFF_ROLES
 
@@ -34,7 +35,7 @@ class SetupForm(FlaskForm):
                             render_kw={"autocomplete": "new-password"})
 
 
-ROLE_CHOICES = [(role, role.capitalize()) for role in STAFF_ROLES]
+ROLE_CHOICES = [Choice(role, role.capitalize()) for role in STAFF_ROLES]
 
 
 class NewPasswordForm(FlaskForm):
