@@ -366,3 +366,23 @@ def test_a_mail_server_that_cannot_be_reached_still_shows_the_link(staff_app, ad
     link = LINK_RE.search(response.get_data(as_text=True)).group(1)
     assert link not in caplog.text  # the log never holds the link
     assert [e[1] for e in audit_events(staff_app, "account.link_email_failed")] == ["account.link_email_failed"]
+
+
+def test_a_locked_out_admin_is_rescued_from_the_command_line(staff_app, admin, monkeypatch):
+    clock = fixed_clock(monkeypatch)
+    boss = staff_app.test_client()
+    sign_in(boss, "boss@example.org")
+    enrol(boss, clock)
+    runner = staff_app.test_cli_runner()
+    assert runner.invoke(args=["reset-link", "nobody@example.org"]).exit_code == 1
+    printed = runner.invoke(args=["reset-link", "BOSS@example.org"])
+    assert printed.exit_code == 0, printed.output
+    link = re.search(r"http://127\.0\.0\.1:5000(/reset-password/[A-Za-z0-9_-]{40,})", printed.output).group(1)
+    assert boss.get("/staff/").status_code == 200
+    assert set_password(staff_app.test_client(), link).status_code == 302
+    assert boss.get("/staff/").status_code == 302  # the reset ended the session
+    removed = runner.invoke(args=["remove-two-factor", "boss@example.org"])
+    assert removed.exit_code == 0 and "Two-factor sign-in is off" in removed.output
+    assert sign_in(staff_app.test_client(), "boss@example.org", NEW_PASSWORD).headers["Location"] == "/staff/"
+    assert [e[:2] for e in audit_events(staff_app) if e[0] == "cli"] == [
+        ("cli", "account.reset_link_issued"), ("cli", "account.two_factor_removed")]

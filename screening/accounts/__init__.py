@@ -30,14 +30,15 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
 
     from . import account_views, admin_views
-    from .cli import create_user_command
+    from .cli import create_user_command, remove_two_factor_command, reset_link_command
     from .views import bp
 
     app.register_blueprint(bp)
     app.register_blueprint(account_views.bp)
     app.register_blueprint(admin_views.bp)
     app.before_request(account_views.require_enrolment)
-    app.cli.add_command(create_user_command)
+    for command in (create_user_command, reset_link_command, remove_two_factor_command):
+        app.cli.add_command(command)
 
 
 def _load_user(token: str):

@@ -75,7 +75,6 @@ def url(token: str, purpose: str) -> str:
     if has_request_context():
         from ..clinician.views import public_base_url
 
-        base = public_base_url()
-    else:
-        base = current_app.config["BASE_URL"]
-    return base.rstrip("/") + url_for(ENDPOINTS[purpose], token=token)
+        return public_base_url().rstrip("/") + url_for(ENDPOINTS[purpose], token=token)
+    path = current_app.url_map.bind("localhost").build(ENDPOINTS[purpose], {"token": token})  # a command: no request
+    return current_app.config["BASE_URL"].rstrip("/") + path
