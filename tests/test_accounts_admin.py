@@ -386,3 +386,17 @@ def test_a_locked_out_admin_is_rescued_from_the_command_line(staff_app, admin, m
     assert sign_in(staff_app.test_client(), "boss@example.org", NEW_PASSWORD).headers["Location"] == "/staff/"
     assert [e[:2] for e in audit_events(staff_app) if e[0] == "cli"] == [
         ("cli", "account.reset_link_issued"), ("cli", "account.two_factor_removed")]
+
+
+def test_request_logs_never_show_an_account_link_token(staff_app, admin_client, caplog):
+    import logging
+
+    path = invite(admin_client, "new@example.org")
+    token = path.rsplit("/", 1)[1]
+    caplog.set_level(logging.INFO)
+    for request_line in (f"GET {path} HTTP/1.1", f"POST /reset-password/{token} HTTP/1.1"):
+        # As werkzeug's development server and gunicorn's access log write them.
+        logging.getLogger("werkzeug").info("%s - - [%s] %s", "127.0.0.1", "01/Dec/2026 10:00:00", f'"{request_line}" 200 -')
+        logging.getLogger("gunicorn.access").info('%(h)s "%(r)s" %(s)s', {"h": "127.0.0.1", "r": request_line, "s": "200"})
+    assert token not in caplog.text
+    assert caplog.text.count("/invite/[token]") == 2 and caplog.text.count("/reset-password/[token]") == 2
