@@ -213,6 +213,7 @@ def test_a_disabled_account_s_live_session_is_refused_on_its_next_request(staff_
     sign_in(laptop)
     sign_in(tablet)
     token = csrf_from(laptop, "/staff/invitations/new")
+    before = reset_link(staff_app, admin_client, clinician)
     assert post(admin_client, f"/admin/accounts/{clinician}/disable").status_code == 303
     refused = laptop.post("/staff/invitations/new", data={"csrf_token": token, "patient_name": "After Disable"})
     assert refused.status_code == 302 and "/sign-in" in refused.headers["Location"]
@@ -226,6 +227,7 @@ def test_a_disabled_account_s_live_session_is_refused_on_its_next_request(staff_
     assert post(admin_client, f"/admin/accounts/{clinician}/link").status_code == 400
     assert post(admin_client, f"/admin/accounts/{clinician}/enable").status_code == 303
     assert sign_in(staff_app.test_client()).status_code == 302
+    assert staff_app.test_client().get(before).status_code == 404  # a link from before stays dead
     assert [e[1] for e in audit_events(staff_app) if e[1] in ("account.disabled", "account.enabled")] == [
         "account.disabled", "account.enabled"]
 
@@ -246,7 +248,8 @@ def test_the_last_active_admin_cannot_be_disabled_or_demoted(staff_app, admin, a
     second = make_user(staff_app, "second@example.org", role="admin")
     assert post(admin_client, f"/admin/accounts/{second}/role", role="clinician").status_code == 303
     assert post(admin_client, f"/admin/accounts/{second}/role", role="admin").status_code == 303
-    assert post(admin_client, f"/admin/accounts/{admin}/role", role="clinician").status_code == 303
+    stepped_down = post(admin_client, f"/admin/accounts/{admin}/role", role="clinician")
+    assert stepped_down.status_code == 303 and stepped_down.headers["Location"] == "/staff/"
     assert admin_client.get("/admin/accounts/").status_code == 403  # demoted themself: no longer an admin
     other = staff_app.test_client()
     sign_in(other, "second@example.org")
@@ -400,3 +403,41 @@ def test_request_logs_never_show_an_account_link_token(staff_app, admin_client, 
         logging.getLogger("gunicorn.access").info('%(h)s "%(r)s" %(s)s', {"h": "127.0.0.1", "r": request_line, "s": "200"})
     assert token not in caplog.text
     assert caplog.text.count("/invite/[token]") == 2 and caplog.text.count("/reset-password/[token]") == 2
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(staff_app, admin):
+    """A's change is open (audit event written, role changed, not committed) when B starts: B's change waits
+    for A's commit, then counts the admins A left, and is refused."""
+    import time
+
+    from screening.accounts import management
+
+    second = make_user(staff_app, "second@example.org", role="admin")
+    a_open, outcome = threading.Event(), {}
+
+    def demote(by: int, target: int, hold: bool) -> None:
+        with staff_app.app_context():
+            user = db.session.get(User, target)
+            try:
+                management.change_role(user, "clinician", f"user:{by}")
+                if hold:
+                    a_open.set()
+                    time.sleep(0.5)  # keep the transaction open while the other admin starts
+                db.session.commit()
+                outcome[by] = "demoted"
+            except management.LastAdminError:
+                db.session.rollback()
+                outcome[by] = "refused"
+            finally:
+                db.session.remove()
+
+    a = threading.Thread(target=demote, args=(admin, second, True))
+    a.start()
+    assert a_open.wait(30)
+    b = threading.Thread(target=demote, args=(second, admin, False))
+    b.start()
+    a.join(30)
+    b.join(30)
+    assert outcome == {admin: "demoted", second: "refused"}
+    with staff_app.app_context():
+        assert [u.email for u in db.session.scalars(select(User).where(User.role == "admin"))] == ["boss@example.org"]

@@ -138,8 +138,11 @@ def change_role(user_id: int):
     user = account_or_404(user_id)
     form = RoleForm()
     _checked(form)
-    return change(user, lambda: management.change_role(user, form.role.data, current_user.actor),
-                  f"{user.email} is now {'an admin' if form.role.data == 'admin' else 'a clinician'}.")
+    response = change(user, lambda: management.change_role(user, form.role.data, current_user.actor),
+                      f"{user.email} is now {'an admin' if form.role.data == 'admin' else 'a clinician'}.")
+    if user.id == current_user.id and user.role != "admin":  # stepped down: these pages are closed now
+        return redirect(url_for("clinician.worklist"), 303)
+    return response
 
 
 @bp.post("/<int:user_id>/disable")

@@ -26,13 +26,19 @@ def lifetime(purpose: str) -> datetime.timedelta:
     return datetime.timedelta(hours=float(current_app.config[key]))
 
 
-def issue(user: User, purpose: str, created_by: int | None) -> tuple[str, AccountLink]:
-    """A new link token for ``user`` (the caller commits); earlier unused links of the user stop working."""
+def end_open_links(user_id: int) -> None:
+    """Every unused link of the user stops working now (the caller commits)."""
     now = utcnow()
     db.session.execute(update(AccountLink)
-                       .where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None),
+                       .where(AccountLink.user_id == user_id, AccountLink.used_at.is_(None),
                               AccountLink.expires_at > now)
                        .values(expires_at=now))
+
+
+def issue(user: User, purpose: str, created_by: int | None) -> tuple[str, AccountLink]:
+    """A new link token for ``user`` (the caller commits); earlier unused links of the user stop working."""
+    end_open_links(user.id)
+    now = utcnow()
     token = secrets.token_urlsafe(32)
     row = AccountLink(token_hash=auth.token_hash(token), user_id=user.id, purpose=purpose, created_at=now,
                       created_by=created_by, expires_at=now + lifetime(purpose))

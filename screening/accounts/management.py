@@ -80,6 +80,7 @@ def set_active(user: User, active: bool, actor: str) -> bool:
         if is_active_admin(user):
             require_another_admin(user)
         auth.end_all_sessions(user.id, "disabled")
+        links.end_open_links(user.id)  # enabling later does not revive a link issued before
     user.active = active
     return True
 

@@ -101,6 +101,8 @@ def pending_user() -> tuple[User | None, str | None]:
                scope="second-factor-address")
 def second_factor():
     user, target = pending_user()
+    if user is None and current_user.is_authenticated:
+        return redirect(home_url())
     if user is None:
         session.pop(PENDING_KEY, None)
         flash("Please sign in again: the sign-in was not finished in time.", "info")
