@@ -154,7 +154,7 @@ def test_invitation_links_are_single_use_and_expire_after_72_hours(staff_app, ad
         row = db.session.scalar(select(AccountLink).order_by(AccountLink.id.desc()))
         assert row.expires_at - row.created_at == datetime.timedelta(hours=72)
         assert row.token_hash != late.rsplit("/", 1)[1]  # stored hashed
-        row.expires_at = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(seconds=1)
+        row.expires_at = row.created_at - datetime.timedelta(seconds=1)
         db.session.commit()
     assert staff_app.test_client().get(late).status_code == 404
     # The admin makes a new invitation for the account; the old link stays dead, the new one works.
@@ -263,7 +263,8 @@ def test_a_clinician_cannot_use_the_account_screens(staff_app, admin):
     sign_in(client)
     token = csrf_from(client, "/staff/")
     assert client.get("/admin/accounts/").status_code == 403
-    assert client.post(f"/admin/accounts/{clinician}/role", data={"csrf_token": token, "role": "admin"}).status_code == 403
+    promote = client.post(f"/admin/accounts/{clinician}/role", data={"csrf_token": token, "role": "admin"})
+    assert promote.status_code == 403
     assert client.post(f"/admin/accounts/{admin}/disable", data={"csrf_token": token}).status_code == 403
     assert "Accounts" not in page_text(client.get("/staff/")).split("<main")[0]
     with staff_app.app_context():
@@ -399,8 +400,10 @@ def test_request_logs_never_show_an_account_link_token(staff_app, admin_client, 
     caplog.set_level(logging.INFO)
     for request_line in (f"GET {path} HTTP/1.1", f"POST /reset-password/{token} HTTP/1.1"):
         # As werkzeug's development server and gunicorn's access log write them.
-        logging.getLogger("werkzeug").info("%s - - [%s] %s", "127.0.0.1", "01/Dec/2026 10:00:00", f'"{request_line}" 200 -')
-        logging.getLogger("gunicorn.access").info('%(h)s "%(r)s" %(s)s', {"h": "127.0.0.1", "r": request_line, "s": "200"})
+        logging.getLogger("werkzeug").info("%s - - [%s] %s", "127.0.0.1", "01/Dec/2026 10:00:00",
+                                           f'"{request_line}" 200 -')
+        logging.getLogger("gunicorn.access").info('%(h)s "%(r)s" %(s)s',
+                                                  {"h": "127.0.0.1", "r": request_line, "s": "200"})
     assert token not in caplog.text
     assert caplog.text.count("/invite/[token]") == 2 and caplog.text.count("/reset-password/[token]") == 2
 

@@ -125,13 +125,14 @@ def test_new_recovery_codes_replace_the_old_and_need_the_password(staff_app, cli
     clock = fixed_clock(monkeypatch)
     _, old_codes = enrol(clinician_client, clock)
     token = csrf_from(clinician_client, "/staff/account/")
-    refused = clinician_client.post("/staff/account/recovery-codes", data={"csrf_token": token, "password": "wrong one"})
+    refused = clinician_client.post("/staff/account/recovery-codes",
+                                    data={"csrf_token": token, "password": "wrong one"})
     assert refused.status_code == 400
     made = clinician_client.post("/staff/account/recovery-codes", data={"csrf_token": token, "password": PASSWORD})
     assert made.status_code == 200 and "The old codes no longer work" in page_text(made)
     sign_out(clinician_client)
     assert sign_in_with_code(staff_app.test_client(), EMAIL, old_codes[0], recovery=True).status_code == 400
-    assert [e[1] for e in audit_events(staff_app, "account.recovery_codes_renewed")] == ["account.recovery_codes_renewed"]
+    assert len(audit_events(staff_app, "account.recovery_codes_renewed")) == 1
 
 
 def test_wrong_codes_lock_the_account_for_a_while(staff_app, clinician_client, clinician, monkeypatch):
@@ -148,7 +149,8 @@ def test_wrong_codes_lock_the_account_for_a_while(staff_app, clinician_client, c
     owner = staff_app.test_client()
     assert sign_in_with_code(owner, EMAIL, code_at(secret, clock.now)).status_code == 429
     assert owner.get("/staff/").status_code == 302
-    assert [e[3]["locked"] for e in audit_events(staff_app, "account.second_factor_failed")] == [False, False, True, True]
+    failures = audit_events(staff_app, "account.second_factor_failed")
+    assert [e[3]["locked"] for e in failures] == [False, False, True, True]
     with staff_app.app_context():  # the window passes
         row = db.session.scalar(select(TwoFactor))
         row.failures_since -= datetime.timedelta(minutes=16)

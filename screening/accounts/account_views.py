@@ -5,13 +5,13 @@ the enrolment page (``require_enrolment``, run before every request).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from .. import audit
+from ..clinician.views import require_staff
 from ..db import db
 from . import auth, two_factor
-from .auth import STAFF_ROLES
 from .forms import ChangePasswordForm, CodeForm, ConfirmPasswordForm
 from .models import TwoFactor
 
@@ -32,13 +32,7 @@ def require_enrolment():
     return redirect(url_for("my_account.two_factor"), 303)
 
 
-@bp.before_request
-def require_staff():
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if current_user.role not in STAFF_ROLES:
-        abort(403)
-    return None
+bp.before_request(require_staff)  # the guard of every /staff page
 
 
 def render_overview(password_form=None, confirm_form=None, error=None, status=200):
@@ -107,7 +101,6 @@ def two_factor_page():
     return render_template("accounts/two_factor.html", nav="account", form=form, error=error,
                            qr=two_factor.qr_data_uri(uri), secret=two_factor.grouped_secret(row.secret),
                            required=current_app.config["REQUIRE_TWO_FACTOR"]), 200 if error is None else 400
-
 
 
 def _password_confirmed(form: ConfirmPasswordForm) -> bool:

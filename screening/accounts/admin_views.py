@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from .. import audit
+from ..admin.base import require_admin
 from ..db import db
 from ..models import AuditEvent, User
 from . import auth, links, management, two_factor
@@ -21,13 +22,7 @@ bp = Blueprint("account_admin", __name__, url_prefix="/admin/accounts")
 HISTORY_EVENTS = 20
 
 
-@bp.before_request
-def require_admin():
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if current_user.role != "admin":
-        abort(403)
-    return None
+bp.before_request(require_admin)  # the guard of every /admin page
 
 
 def account_or_404(user_id: int) -> User:
@@ -128,16 +123,18 @@ def change(user: User, apply, done: str):
     return redirect(url_for("account_admin.account", user_id=user.id), 303)
 
 
-def _checked(form) -> None:
+def posted_to(user_id: int, form) -> User:
+    """The account a POST is about (or 404), once its form (CSRF token included) is valid (or 400)."""
+    user = account_or_404(user_id)
     if not form.validate_on_submit():
         abort(400)
+    return user
 
 
 @bp.post("/<int:user_id>/role")
 def change_role(user_id: int):
-    user = account_or_404(user_id)
     form = RoleForm()
-    _checked(form)
+    user = posted_to(user_id, form)
     response = change(user, lambda: management.change_role(user, form.role.data, current_user.actor),
                       f"{user.email} is now {'an admin' if form.role.data == 'admin' else 'a clinician'}.")
     if user.id == current_user.id and user.role != "admin":  # stepped down: these pages are closed now
@@ -147,32 +144,28 @@ def change_role(user_id: int):
 
 @bp.post("/<int:user_id>/disable")
 def disable(user_id: int):
-    user = account_or_404(user_id)
-    _checked(AccountActionForm())
+    user = posted_to(user_id, AccountActionForm())
     return change(user, lambda: management.set_active(user, False, current_user.actor),
                   f"{user.email} is disabled: every session of the account was signed out, and it cannot sign in.")
 
 
 @bp.post("/<int:user_id>/enable")
 def enable(user_id: int):
-    user = account_or_404(user_id)
-    _checked(AccountActionForm())
+    user = posted_to(user_id, AccountActionForm())
     return change(user, lambda: management.set_active(user, True, current_user.actor),
                   f"{user.email} is enabled again and can sign in.")
 
 
 @bp.post("/<int:user_id>/two-factor/remove")
 def remove_two_factor(user_id: int):
-    user = account_or_404(user_id)
-    _checked(AccountActionForm())
+    user = posted_to(user_id, AccountActionForm())
     return change(user, lambda: management.remove_two_factor(user, current_user.actor),
                   f"Two-factor sign-in is off for {user.email}; they can set it up again on their account page.")
 
 
 @bp.post("/<int:user_id>/link")
 def new_link(user_id: int):
-    user = account_or_404(user_id)
-    _checked(AccountActionForm())
+    user = posted_to(user_id, AccountActionForm())
     try:
         purpose, token = management.issue_link(user, current_user.actor, current_user.id)
     except auth.AccountError as exc:

@@ -130,7 +130,9 @@ def second_factor():
             session.pop(PENDING_KEY, None)
             minutes = current_app.config["TWO_FACTOR_LOCK_MINUTES"]
             return render_template("accounts/second_factor_locked.html", minutes=minutes), 429
-        error, status = "That code is not correct." if not recovery else "That recovery code is not correct or was used before.", 400
+        error = ("That recovery code is not correct or was used before." if recovery
+                 else "That code is not correct.")
+        status = 400
     elif request.method == "POST":
         error, status = ("The form had expired. Please try again." if form.csrf_token.errors
                          else "Enter the code."), 400
