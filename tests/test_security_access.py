@@ -113,15 +113,15 @@ def client_for(w: World, role: str):
 
 # -- who may use what ----------------------------------------------------------------------------------------
 
-PUBLIC = {"index", "health", "report.asset", "accounts.sign_in", "accounts.sign_out"}
+PUBLIC = {"index", "health", "report.asset", "accounts.sign_in", "accounts.second_factor", "accounts.sign_out"}
 PATIENT_PAGES = {"intake.resume", "intake.section", "intake.visibility", "intake.support", "intake.review",
                  "intake.done"}
 STAFF_PAGES = {"clinician.worklist", "clinician.invitations", "clinician.new_invitation",
                "clinician.revoke_invitation", "clinician.new_link", "clinician.summary", "clinician.summary_pdf",
                "clinician.review", "my_account.overview", "my_account.change_password", "my_account.two_factor",
                "my_account.new_recovery_codes", "my_account.turn_off_two_factor"}
-# Reached with a one-time link only, or between the password and the second factor: refused to everyone here.
-LINK_PAGES = {"accounts.accept_invite", "accounts.reset_password", "accounts.second_factor"}
+# Reached with a one-time link only: refused to everyone here.
+LINK_PAGES = {"accounts.accept_invite", "accounts.reset_password"}
 
 
 def allowed(w: World, rule, role: str, values: dict) -> bool:
