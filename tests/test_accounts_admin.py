@@ -157,6 +157,7 @@ def test_invitation_links_are_single_use_and_expire_after_72_hours(staff_app, ad
         row.expires_at = row.created_at - datetime.timedelta(seconds=1)
         db.session.commit()
     assert staff_app.test_client().get(late).status_code == 404
+    assert "expired" in page_text(admin_client.get(f"/admin/accounts/{user_id(staff_app, 'two@example.org')}"))
     # The admin makes a new invitation for the account; the old link stays dead, the new one works.
     two = user_id(staff_app, "two@example.org")
     renewed = post(admin_client, f"/admin/accounts/{two}/link")

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from .. import audit
 from ..admin.base import require_admin
 from ..db import db
-from ..models import AuditEvent, User
+from ..models import AuditEvent, User, utcnow
 from . import auth, links, management, two_factor
 from .forms import AccountActionForm, InviteForm, RoleForm
-from .models import StaffSession, TwoFactor
+from .models import AccountLink, StaffSession, TwoFactor
 
 bp = Blueprint("account_admin", __name__, url_prefix="/admin/accounts")
 HISTORY_EVENTS = 20
@@ -104,7 +104,10 @@ def render_account(user: User, error: str | None = None, status: int = 200):
                            two_factor=two_factor.is_enrolled(user.id), last_sign_in=last_sign_ins().get(user.id),
                            open_sessions=db.session.scalar(select(func.count(StaffSession.id)).where(
                                StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))) or 0,
-                           history=history, actor_names={f"user:{uid}": email for uid, email in
+                           open_link=db.session.scalar(select(AccountLink).where(
+                               AccountLink.user_id == user.id, AccountLink.used_at.is_(None))
+                               .order_by(AccountLink.id.desc()).limit(1)),
+                           now=utcnow(), history=history, actor_names={f"user:{uid}": email for uid, email in
                                         db.session.execute(select(User.id, User.email))},
                            error=error), status
 
