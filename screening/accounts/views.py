@@ -3,9 +3,8 @@ invitation and reset links. (Own account: ``account_views``; the admin's account
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import time
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
