@@ -247,3 +247,32 @@ def test_changing_the_password_ends_the_other_sessions(staff_app, clinician, cli
     assert sign_in(staff_app.test_client(), password=new).status_code == 302
     assert audit_events(staff_app, "account.password_changed")[0][3] == {"other_sessions_ended": 1}
     assert len(audit_events(staff_app, "account.password_change_failed")) == 1
+
+
+def test_wrong_codes_are_also_limited_per_address(staff_app, clinician_client, monkeypatch):
+    staff_app.config.update(SECOND_FACTOR_LIMIT_PER_ADDRESS="2 per 15 minutes", TWO_FACTOR_MAX_FAILURES=100)
+    clock = fixed_clock(monkeypatch)
+    enrol(clinician_client, clock)
+    browser = staff_app.test_client()
+    assert sign_in_with_code(browser, EMAIL, "123456").status_code == 400
+    assert enter_code(browser, "234567").status_code == 400
+    refused = enter_code(browser, "345678")
+    assert refused.status_code == 429 and "Too many attempts" in page_text(refused)
+
+
+def test_an_account_disabled_between_password_and_code_gets_no_session(staff_app, clinician_client, clinician,
+                                                                       monkeypatch):
+    from screening.models import User
+
+    clock = fixed_clock(monkeypatch)
+    secret, _ = enrol(clinician_client, clock)
+    clock.now += 30
+    browser = staff_app.test_client()
+    sign_in(browser)
+    token = csrf_from(browser, "/sign-in/code")
+    with staff_app.app_context():
+        db.session.get(User, clinician).active = False
+        db.session.commit()
+    late = browser.post("/sign-in/code", data={"csrf_token": token, "code": code_at(secret, clock.now)})
+    assert late.status_code == 302 and late.headers["Location"] == "/sign-in"
+    assert browser.get("/staff/").status_code == 302
