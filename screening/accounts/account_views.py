@@ -79,6 +79,8 @@ def recovery_codes_page(codes: list[str], first: bool):
 
 @bp.route("/two-factor", methods=["GET", "POST"], endpoint="two_factor")
 def two_factor_page():
+    """Enrolment. The first GET stores a new, unconfirmed key (shown as the QR code); it signs in nobody
+    until a code from the app confirms it, and reloading shows the same key."""
     if current_user.two_factor_enabled:
         return redirect(url_for("my_account.overview"))
     row: TwoFactor = two_factor.pending_enrolment(current_user.id)
