@@ -30,6 +30,18 @@ class Defaults:
     SESSION_MAX_HOURS = 12  # absolute limit of one sign-in
     PASSWORD_HASH_METHOD = "scrypt"
     WORKLIST_SCORES = ["phq9", "gad7", "asq"]  # key scores shown in each work-list row
+    REQUIRE_TWO_FACTOR = False  # True: every staff member must use an authenticator app (enrolled after the password)
+    TWO_FACTOR_MAX_FAILURES = 5  # wrong codes per account before codes are refused for TWO_FACTOR_LOCK_MINUTES
+    TWO_FACTOR_LOCK_MINUTES = 15
+    INVITE_LINK_HOURS = 72  # an admin's invitation link for a new account
+    RESET_LINK_HOURS = 24  # an admin's password reset link
+    # Email for invitation and reset links (optional): with SMTP_HOST unset the admin copies the link.
+    SMTP_HOST = None
+    SMTP_PORT = 587
+    SMTP_SECURITY = "starttls"  # "starttls", "tls" (implicit, usually port 465) or "none" (a local relay only)
+    SMTP_USERNAME = None  # with SMTP_PASSWORD: sign in to the server
+    SMTP_PASSWORD = None
+    MAIL_FROM = None  # the sender address, e.g. "Clinic <no-reply@example-clinic.org>"; required with SMTP_HOST
     # Admins
     ADMIN_UPLOAD_MAX_BYTES = 512 * 1024  # an imported YAML file or an answers file
     ADMIN_TRY_SUBMISSIONS = 25  # past submissions offered by "Try a rule set"
@@ -47,6 +59,7 @@ class Defaults:
     RATELIMIT_STORAGE_URI = "memory://"  # several app processes: redis://host:6379
     SIGN_IN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"  # failed sign-ins
     SIGN_IN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
+    SECOND_FACTOR_LIMIT_PER_ADDRESS = "20 per 15 minutes"  # wrong two-factor or recovery codes
     PATIENT_LINK_LIMIT_PER_ADDRESS = "20 per 10 minutes"  # unknown or used links
     PUBLIC_START_LIMIT_PER_ADDRESS = "10 per hour"
     # The EHR integration API (/api/v1)

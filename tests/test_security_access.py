@@ -113,12 +113,16 @@ def client_for(w: World, role: str):
 
 # -- who may use what ----------------------------------------------------------------------------------------
 
-PUBLIC = {"index", "health", "report.asset", "accounts.sign_in", "accounts.sign_out", "api.openapi"}
+PUBLIC = {"index", "health", "report.asset", "accounts.sign_in", "accounts.second_factor", "accounts.sign_out",
+          "api.openapi"}
 PATIENT_PAGES = {"intake.resume", "intake.section", "intake.visibility", "intake.support", "intake.review",
                  "intake.done"}
 STAFF_PAGES = {"clinician.worklist", "clinician.invitations", "clinician.new_invitation",
                "clinician.revoke_invitation", "clinician.new_link", "clinician.summary", "clinician.summary_pdf",
-               "clinician.review"}
+               "clinician.review", "my_account.overview", "my_account.change_password", "my_account.two_factor",
+               "my_account.new_recovery_codes", "my_account.turn_off_two_factor"}
+# Reached with a one-time link only: refused to everyone here.
+LINK_PAGES = {"accounts.accept_invite", "accounts.reset_password"}
 
 
 def allowed(w: World, rule, role: str, values: dict) -> bool:
@@ -138,6 +142,8 @@ def allowed(w: World, rule, role: str, values: dict) -> bool:
     if endpoint == "intake.start":
         return bool(w.app.config.get("PUBLIC_START"))
     if endpoint == "accounts.setup":  # accounts exist: no setup link works for anyone
+        return False
+    if endpoint in LINK_PAGES:
         return False
     raise AssertionError(f"{rule.rule} ({endpoint}) is not in the access matrix: decide who may use it")
 

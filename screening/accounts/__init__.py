@@ -1,7 +1,9 @@
-"""Staff accounts: clinicians and admins, sign-in with server-side sessions, roles, the first admin.
+"""Staff accounts: clinicians and admins, sign-in with server-side sessions and an optional (or
+required) second factor, roles, the first admin, invitation and reset links, the admin's account screens.
 
-``init_app`` registers Flask-Login, the sign-in/sign-out/setup pages, the admin landing page and
-the ``create-user`` command; ``announce_setup_link`` logs a one-time setup link on a fresh install.
+``init_app`` registers Flask-Login, the sign-in/sign-out/setup/link pages, the own-account pages
+(/staff/account), the account screens (/admin/accounts), the two-factor requirement and the
+``create-user`` command; ``announce_setup_link`` logs a one-time setup link on a fresh install.
 """
 
 from __future__ import annotations
@@ -27,11 +29,16 @@ def init_app(app: Flask) -> None:
     # The same function CSRFProtect would register: forms render {{ csrf_token() }}.
     app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
 
-    from .cli import create_user_command
+    from . import account_views, admin_views
+    from .cli import create_user_command, remove_two_factor_command, reset_link_command
     from .views import bp
 
     app.register_blueprint(bp)
-    app.cli.add_command(create_user_command)
+    app.register_blueprint(account_views.bp)
+    app.register_blueprint(admin_views.bp)
+    app.before_request(account_views.require_enrolment)
+    for command in (create_user_command, reset_link_command, remove_two_factor_command):
+        app.cli.add_command(command)
 
 
 def _load_user(token: str):

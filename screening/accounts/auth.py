@@ -71,19 +71,23 @@ def password_problem(password: str, email: str | None = None) -> str | None:
     return None
 
 
-def create_user(email: str, password: str, role: str) -> User:
-    """Add a user (the caller commits). Raises AccountError with a reason to show."""
+def create_user(email: str, password: str | None, role: str) -> User:
+    """Add a user (the caller commits). Raises AccountError with a reason to show.
+
+    Without a password (an invited user) the account has no usable password until its invitation link
+    sets one: ``password_hash`` stays empty and no password matches it."""
     email = normalize_email(email)
     if not EMAIL_RE.match(email) or len(email) > 255:
         raise AccountError("Enter a valid email address.")
     if role not in ROLES:
         raise AccountError(f"The role must be one of: {', '.join(ROLES)}.")
-    problem = password_problem(password, email)
+    problem = password_problem(password, email) if password is not None else None
     if problem:
         raise AccountError(problem)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountError("An account with this email address already exists.")
-    user = User(email=email, password_hash=hash_password(password), role=role, active=True, created_at=utcnow())
+    user = User(email=email, password_hash=hash_password(password) if password is not None else "", role=role,
+                active=True, created_at=utcnow())
     db.session.add(user)
     db.session.flush()
     return user
@@ -92,12 +96,19 @@ def create_user(email: str, password: str, role: str) -> User:
 def authenticate(email: str, password: str) -> tuple[User | None, User | None]:
     """(the user if the credentials are right and the account active, the account the email names)."""
     user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
-    if user is None:
-        check_password_hash(_dummy_hash(), password)
-        return None, None
+    if user is None or not user.password_hash:
+        check_password_hash(_dummy_hash(), password)  # as long as a real check: no hint the email exists
+        return None, user
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None, user
     return user, user
+
+
+def verify_password(user: User, password: str) -> bool:
+    """The password of a signed-in user, asked again before a change to the account."""
+    if not user.password_hash or len(password or "") > MAX_PASSWORD_LENGTH:
+        return False
+    return check_password_hash(user.password_hash, password)
 
 
 def user_count() -> int:
@@ -141,6 +152,14 @@ class StaffUser(UserMixin):
     def actor(self) -> str:
         return f"user:{self.user.id}"
 
+    @property
+    def two_factor_enabled(self) -> bool:
+        if not hasattr(self, "_two_factor"):
+            from .two_factor import is_enrolled
+
+            self._two_factor = is_enrolled(self.user.id)
+        return self._two_factor
+
 
 def idle_limit() -> datetime.timedelta:
     return datetime.timedelta(minutes=float(current_app.config["SESSION_IDLE_MINUTES"]))
@@ -181,11 +200,14 @@ def sign_out() -> None:
     session.clear()
 
 
-def end_all_sessions(user_id: int, reason: str) -> int:
-    """End every open session of a user (password change, account disabled). The caller commits."""
-    result = db.session.execute(update(StaffSession)
-                                .where(StaffSession.user_id == user_id, StaffSession.ended_at.is_(None))
-                                .values(ended_at=utcnow(), end_reason=reason))
+def end_all_sessions(user_id: int, reason: str, keep: int | None = None) -> int:
+    """End every open session of a user (password change, account disabled), but the session ``keep``
+    (an id) if given. The caller commits."""
+    query = (update(StaffSession).where(StaffSession.user_id == user_id, StaffSession.ended_at.is_(None))
+             .values(ended_at=utcnow(), end_reason=reason))
+    if keep is not None:
+        query = query.where(StaffSession.id != keep)
+    result = db.session.execute(query)
     return result.rowcount or 0
 
 

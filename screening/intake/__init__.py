@@ -10,22 +10,27 @@ import re
 
 from flask import Flask
 
-TOKEN_IN_PATH = re.compile(r"/i/[^\s/?\"]+")
+# Paths that carry a one-time token: the patient's link, and the staff's invitation and reset links. (Not the
+# first-admin /setup/ link: the app logs it on purpose, once, for the operator.)
+TOKEN_IN_PATH = re.compile(r"/(i|invite|reset-password)/[^\s/?\"%]+")  # not "%": a format placeholder
+
+
+def _redact(text: str) -> str:
+    return TOKEN_IN_PATH.sub(r"/\1/[token]", text)
 
 
 class RedactLinkTokens(logging.Filter):
-    """Keeps intake link tokens out of request logs: ``GET /i/<token>`` is logged as ``/i/[token]``."""
+    """Keeps link tokens out of request logs: ``GET /i/<token>`` is logged as ``/i/[token]``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(TOKEN_IN_PATH.sub("/i/[token]", a) if isinstance(a, str) else a
-                                for a in record.args)
+            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.args, dict):  # gunicorn's access log passes its atoms as a mapping
             for key, value in list(record.args.items()):
-                if isinstance(value, str) and "/i/" in value:
-                    record.args[key] = TOKEN_IN_PATH.sub("/i/[token]", value)
-        if isinstance(record.msg, str) and "/i/" in record.msg:
-            record.msg = TOKEN_IN_PATH.sub("/i/[token]", record.msg)
+                if isinstance(value, str):
+                    record.args[key] = _redact(value)
+        if isinstance(record.msg, str):
+            record.msg = _redact(record.msg)
         return True
 
 
