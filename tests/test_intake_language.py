@@ -84,6 +84,8 @@ def test_an_instrument_without_a_published_spanish_version_stays_in_english_with
     assert 'data-item="gad7_1" lang="en"' in gad7
     assert "Feeling nervous, anxious or on edge" in gad7
     assert "se muestran en inglés" in gad7
+    assert '<p class="intro" lang="en">Over the last 2 weeks' in gad7  # the GAD-7's own instructions
+    assert '<span class="required" lang="es"> (obligatoria)</span>' in gad7
     phq9 = page(client.get("/intake/section/phq9"))
     assert "Se ha sentido decaído(a), deprimido(a) o sin esperanzas" in phq9  # the published Spanish PHQ-9
     assert "Más de la mitad de los días" in phq9
@@ -147,6 +149,7 @@ def test_a_spanish_intake_reaches_the_clinic_in_english_with_the_patients_langua
     with app.test_request_context():
         submission = db.session.get(Intake, intake_id).submission
         html = summary_document(summary_for_submission(submission))
-    assert "Patient answered in: Spanish" in html
+    assert "Patient answered in: Spanish · questions and answers are shown in English, the clinic's language" \
+        in html.replace("&#39;", "'")
     assert "Little interest or pleasure in doing things" in html  # the clinic's language, not the patient's
     assert "Poco interés" not in html

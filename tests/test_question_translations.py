@@ -200,6 +200,7 @@ def test_a_language_view_falls_back_to_the_sets_own_text_one_text_at_a_time():
     assert es.checks[0].message == "Por favor, revise su estatura."
     assert s1.items[0] is es.items["smoker"]  # sections and the item map hold the same translated items
     assert es.source_language_items == frozenset()
+    assert es.source_language_intros == frozenset()  # s1's intro is translated; s2 has none
 
 
 def test_a_view_changes_only_texts_never_ids_answers_or_scores():
@@ -233,6 +234,7 @@ def test_an_instrument_without_a_published_translation_stays_in_the_sets_languag
         """)
     es = parse_question_set(text, "good.yaml").in_language("es")
     assert es.sections[1].title == "Ánimo"  # the clinic's own section title is translated
+    assert es.source_language_intros == frozenset({"s1"})
     assert es.items["mood_1"].text == "Feeling down"
     assert es.source_language_items == frozenset({"mood_1"})
 

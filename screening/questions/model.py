@@ -135,6 +135,7 @@ class QuestionSet:
     translations: dict[str, Any] = field(default_factory=dict)  # language -> translations.Translation
     language: str = "en"  # the language of this object's texts (see in_language)
     source_language_items: frozenset[str] = frozenset()  # items left in the set's own language in this view
+    source_language_intros: frozenset[str] = frozenset()  # sections whose intro is left in the set's language
     _views: dict[str, "QuestionSet"] = field(default_factory=dict, init=False, repr=False)
     _source: "QuestionSet | None" = field(default=None, init=False, repr=False)  # set on a language view
 

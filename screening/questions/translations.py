@@ -153,9 +153,11 @@ def language_view(qs: QuestionSet, language: str) -> QuestionSet:
     checks = [replace(c, message=_pick(t.checks.get(c.id), c.message)) for c in qs.checks]
     untranslated = {inst.id for inst in qs.instruments if inst.id not in t.sources}
     english_only = frozenset(ref for inst in qs.instruments if inst.id in untranslated for ref in inst.items)
+    intros_in_source = frozenset(s.id for s in qs.sections
+                                 if s.intro and t.sections.get(s.id, (None, None))[1] is None)
     return replace(qs, title=_pick(t.title, qs.title), description=_pick(t.description, qs.description),
                    sections=sections, items=items, checks=checks, language=language,
-                   source_language_items=english_only)
+                   source_language_items=english_only, source_language_intros=intros_in_source)
 
 
 def _pick(translated: Any, own: Any) -> Any:

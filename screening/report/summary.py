@@ -132,6 +132,7 @@ class Summary:
     rejected: list[tuple[str, str]]
     dob_mismatch: str | None = None
     origin: str | None = None      # e.g. "rendered from answers.json" for the CLI
+    language: str = "English"      # the language of the question texts and answers shown (the clinic's)
 
     @property
     def flag_total(self) -> int:
@@ -357,7 +358,8 @@ def build_summary(qs: QuestionSet, result: dict, answers: dict, patient: Patient
         groups=groups, flag_counts=counts, scores=_scores(qs, scores), computed=computed_rows,
         sections=_sections(qs, answers, as_of, set(result.get("ignored", [])), rejected),
         question_set=dict(result.get("question_set", {})), rule_set=dict(result.get("rule_set", {})),
-        instruments=instruments, rejected=sorted(rejected.items()), dob_mismatch=mismatch, origin=origin)
+        instruments=instruments, rejected=sorted(rejected.items()), dob_mismatch=mismatch, origin=origin,
+        language=language_name(qs.language))
 
 
 def summary_for_submission(submission) -> Summary:
