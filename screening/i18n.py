@@ -14,9 +14,8 @@ from .questions.translations import LANGUAGES, SOURCE_LANGUAGE, language_name
 
 
 def patient_languages(app_config) -> list[str]:
-    """The languages a patient may choose, in the order offered (``PATIENT_LANGUAGES``)."""
-    offered = [code for code in app_config.get("PATIENT_LANGUAGES") or [] if code in LANGUAGES]
-    return offered or [SOURCE_LANGUAGE]
+    """The languages a patient may choose, in the order offered (``PATIENT_LANGUAGES``, checked at start)."""
+    return list(app_config["PATIENT_LANGUAGES"])
 
 
 def select_locale() -> str:
@@ -26,9 +25,12 @@ def select_locale() -> str:
 
 
 def init_app(app: Flask) -> None:
-    for key in ("CLINIC_LANGUAGE",):
-        if app.config.get(key) not in LANGUAGES:
-            raise ValueError(f"{key} must be one of: {', '.join(LANGUAGES)}")
+    known = ", ".join(LANGUAGES)
+    if app.config.get("CLINIC_LANGUAGE") not in LANGUAGES:
+        raise ValueError(f"CLINIC_LANGUAGE must be one of: {known}")
+    unknown = [code for code in app.config.get("PATIENT_LANGUAGES") or [] if code not in LANGUAGES]
+    if unknown or not app.config.get("PATIENT_LANGUAGES"):
+        raise ValueError(f"PATIENT_LANGUAGES must list one or more of: {known}")
     Babel(app, locale_selector=select_locale)
 
     @app.context_processor

@@ -6,11 +6,8 @@ import re
 
 import pytest
 
-from intake_helpers import (GOOD_PAGES, error_summary, form_controls, hidden_value, invite, load_intake, location,
+from intake_helpers import (GOOD_ANSWERS, GOOD_PAGES, error_summary, form_controls, hidden_value, invite, load_intake, location,
                             open_link, page, post_section)
-
-pytestmark = pytest.mark.usefixtures("app")
-
 
 def html_lang(text: str) -> str:
     return re.search(r'<html lang="([^"]+)"', text).group(1)
@@ -18,6 +15,20 @@ def html_lang(text: str) -> str:
 
 def switch(client, section_id: str, answers: dict, code: str):
     return post_section(client, section_id, answers, action=f"language:{code}")
+
+
+def resume_at(app, intake_id: int, section_id: str) -> None:
+    """The answers of every page before ``section_id`` stored, as if the patient had gone through them."""
+    from screening.db import db
+    from screening.models import Intake
+
+    earlier = [sid for sid, _ in GOOD_PAGES[:[sid for sid, _ in GOOD_PAGES].index(section_id)]]
+    with app.app_context():
+        intake = db.session.get(Intake, intake_id)
+        intake.answers = {k: v for k, v in GOOD_ANSWERS.items()
+                          if any(k in answers for sid, answers in GOOD_PAGES if sid in earlier)}
+        intake.completed_sections = earlier
+        db.session.commit()
 
 
 def complete(client, pages):
@@ -99,9 +110,38 @@ def test_pages_without_a_form_switch_with_a_link_and_the_choice_is_kept_on_resum
     assert response.status_code == 303 and location(response) == "/intake/section/consent"
     assert load_intake(app, intake_id).language == "es"
 
+    response = client.get("/intake/section/consent?from=review&lang=en")
+    assert location(response) == "/intake/section/consent?from=review"  # other arguments are kept
+    assert load_intake(app, intake_id).language == "en"
+    client.get("/intake/section/consent?lang=es")
+
     other_device = app.test_client()
     text = page(other_device.get(location(open_link(other_device, token)), follow_redirects=True))
     assert html_lang(text) == "es" and "Antes de empezar" in text
+
+
+@pytest.mark.parametrize("setting", [{"CLINIC_LANGUAGE": "fr"}, {"PATIENT_LANGUAGES": ["en", "xx"]},
+                                     {"PATIENT_LANGUAGES": []}])
+def test_a_language_setting_the_service_cannot_honour_stops_it_at_start(tmp_path, setting):
+    from screening import create_app
+
+    with pytest.raises(ValueError, match="must"):
+        create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "x", **setting})
+
+
+def test_english_only_hides_the_switch(tmp_path):
+    from screening import create_app
+    from screening.db import db
+
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "x",
+                      "PATIENT_LANGUAGES": ["en"]})
+    client = app.test_client()
+    _, token = invite(app)
+    text = page(client.get(location(open_link(client, token)), follow_redirects=True,
+                           headers={"Accept-Language": "es"}))
+    assert html_lang(text) == "en" and "language-switch" not in text
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_the_browser_language_is_the_first_choice_and_staff_pages_stay_in_english(app, client):
@@ -115,10 +155,10 @@ def test_the_browser_language_is_the_first_choice_and_staff_pages_stay_in_englis
 
 
 def test_the_crisis_support_page_in_spanish(app, client):
-    _, token = invite(app)
+    intake_id, token = invite(app)
     open_link(client, token)
     switch(client, "consent", {}, "es")
-    complete(client, GOOD_PAGES[:5])
+    resume_at(app, intake_id, "suicide_risk")
     response = complete(client, [("suicide_risk", {"asq_1": "yes", "asq_2": "no", "asq_3": "no", "asq_4": "no",
                                                    "asq_5": "yes"})])
     assert location(response) == "/intake/support"
@@ -134,7 +174,8 @@ def test_a_spanish_intake_reaches_the_clinic_in_english_with_the_patients_langua
     intake_id, token = invite(app, patient_name="Test Paciente")
     open_link(client, token)
     switch(client, "consent", {}, "es")
-    complete(client, GOOD_PAGES)
+    resume_at(app, intake_id, "vitals")
+    complete(client, GOOD_PAGES[-1:])
     review = page(client.get("/intake/review"))
     assert "Revise sus respuestas" in review and "Sí" in review and "31 de julio de 1980" in review
     done = client.post("/intake/review", data={"csrf_token": hidden_value(review, "csrf_token")})

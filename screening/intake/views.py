@@ -135,8 +135,8 @@ def patient_language():
         if wanted in offered:
             set_language(wanted)
             db.session.commit()
-        rest = {k: v for k, v in request.args.items(multi=True) if k != "lang"}
-        return redirect(request.path + ("?" + "&".join(f"{k}={v}" for k, v in rest.items()) if rest else ""), 303)
+        rest = {k: v for k, v in request.args.items() if k != "lang"}
+        return redirect(url_for(request.endpoint, **(request.view_args or {}), **rest), 303)
     chosen = session.get("intake_language")
     g.patient_language = chosen if chosen in offered else (request.accept_languages.best_match(offered)
                                                          or offered[0])
