@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from screening.questions import LoadError, load_question_set, parse_question_set
+from screening.questions import load_question_set, parse_question_set
+from test_question_validation import marked_line, problems_of
 
 DEFAULT_SET = Path(__file__).resolve().parent.parent / "screening" / "questions" / "ketamine-intake.yaml"
 
@@ -51,18 +52,6 @@ instruments:
 
 def with_translations(block: str) -> str:
     return SET + "translations:\n" + textwrap.indent(textwrap.dedent(block), "  ")
-
-
-def problems_of(text: str) -> list[str]:
-    with pytest.raises(LoadError) as caught:
-        parse_question_set(text, "bad.yaml")
-    return [str(p) for p in caught.value.problems]
-
-
-def marked_line(text: str) -> int:
-    lines = [n for n, line in enumerate(text.splitlines(), start=1) if "# <-" in line]
-    assert len(lines) == 1, "a case marks exactly one line"
-    return lines[0]
 
 
 BAD = {
