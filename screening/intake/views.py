@@ -556,7 +556,6 @@ def support():
     return render_template("intake/support.html", level=pending["level"], next_url=destination)
 
 
-
 # -- review, submit, thank you ---------------------------------------------------------------------
 def display_answer(item: Item, value: Any, in_english: bool = False) -> dict:
     """An answer as the patient should read it back: {"text": ...} or {"list": [...]}.
