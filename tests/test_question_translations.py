@@ -188,7 +188,7 @@ def test_a_language_view_falls_back_to_the_sets_own_text_one_text_at_a_time():
     assert [c.label for c in es.items["mood_1"].choices] == ["No", "Sí"]
     assert es.checks[0].message == "Por favor, revise su estatura."
     assert s1.items[0] is es.items["smoker"]  # sections and the item map hold the same translated items
-    assert es.source_language_items == frozenset()
+    assert es.source_language_items == frozenset({"height"})  # no text of its own: marked as English
     assert es.source_language_intros == frozenset()  # s1's intro is translated; s2 has none
 
 
@@ -210,7 +210,14 @@ def test_views_are_made_once_and_lead_back_to_the_set():
     es = qs.in_language("es")
     assert qs.in_language("es") is es
     assert es.in_language("en") is qs and qs.in_language("en") is qs
-    assert qs.in_language("fr") is qs  # no such translation: the set's own texts
+    assert qs.in_language("fr") is qs  # not a language the service knows: the set's own texts
+
+
+def test_a_known_language_without_a_translation_is_the_sets_own_texts_marked_as_such():
+    qs = parse_question_set(SET, "plain.yaml")
+    es = qs.in_language("es")
+    assert es.items["smoker"].text == "Do you smoke?"
+    assert es.source_language_items == frozenset(qs.items) and es.source_language_intros == {"s1"}
 
 
 def test_an_instrument_without_a_published_translation_stays_in_the_sets_language():
@@ -225,7 +232,7 @@ def test_an_instrument_without_a_published_translation_stays_in_the_sets_languag
     assert es.sections[1].title == "Ánimo"  # the clinic's own section title is translated
     assert es.source_language_intros == frozenset({"s1"})
     assert es.items["mood_1"].text == "Feeling down"
-    assert es.source_language_items == frozenset({"mood_1"})
+    assert es.source_language_items == frozenset({"height", "drinks", "mood_1"})
 
 
 def test_the_default_set_in_spanish_uses_the_published_phq9_and_keeps_the_other_instruments_in_english():

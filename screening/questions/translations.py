@@ -128,11 +128,15 @@ def check_translations(qs: QuestionSet, docs: dict[str, LanguageDoc],
 
 
 def language_view(qs: QuestionSet, language: str) -> QuestionSet:
-    """The set as a patient reading ``language`` sees it; the source language or an unknown one: the set."""
-    translation = qs.translations.get(language)
-    if translation is None:
+    """The set as a patient reading ``language`` sees it; the source language or an unknown one: the set.
+
+    ``source_language_items`` and ``source_language_intros`` name what is still in the set's own language
+    (so a page can mark it and say so): questions without a translated text, which includes every question
+    of an instrument without a published translation, and section intros without one.
+    """
+    if language == SOURCE_LANGUAGE or language not in LANGUAGES:
         return qs
-    t = translation
+    t = qs.translations.get(language) or Translation(language, None, None, {}, {}, {}, {})
     items = {}
     for item_id, item in qs.items.items():
         text = t.items.get(item_id)
@@ -151,8 +155,7 @@ def language_view(qs: QuestionSet, language: str) -> QuestionSet:
         sections.append(replace(section, title=_pick(title, section.title), intro=_pick(intro, section.intro),
                                 items=[items[i.id] for i in section.items]))
     checks = [replace(c, message=_pick(t.checks.get(c.id), c.message)) for c in qs.checks]
-    untranslated = {inst.id for inst in qs.instruments if inst.id not in t.sources}
-    english_only = frozenset(ref for inst in qs.instruments if inst.id in untranslated for ref in inst.items)
+    english_only = frozenset(i for i in qs.items if t.items.get(i) is None or t.items[i].text is None)
     intros_in_source = frozenset(s.id for s in qs.sections
                                  if s.intro and t.sections.get(s.id, (None, None))[1] is None)
     return replace(qs, title=_pick(t.title, qs.title), description=_pick(t.description, qs.description),
