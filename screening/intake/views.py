@@ -560,7 +560,7 @@ def support():
 def display_answer(item: Item, value: Any, in_english: bool = False) -> dict:
     """An answer as the patient should read it back: {"text": ...} or {"list": [...]}.
 
-    ``in_english``: the question is shown in English (an instrument without a published translation)."""
+    ``in_english``: the question has no text in the patient's language and is shown in English."""
     if item.type == "yes_no":
         if in_english:
             return {"text": "Yes" if value else "No"}
