@@ -194,3 +194,9 @@ def test_a_spanish_intake_reaches_the_clinic_in_english_with_the_patients_langua
         in html.replace("&#39;", "'")
     assert "Little interest or pleasure in doing things" in html  # the clinic's language, not the patient's
     assert "Poco interés" not in html
+
+    app.config["CLINIC_LANGUAGE"] = "es"  # a clinic working in Spanish reads the questions in Spanish
+    with app.test_request_context():
+        html = summary_document(summary_for_submission(db.session.get(Intake, intake_id).submission))
+    assert "Poco interés o placer en hacer cosas" in html
+    assert "Patient answered in: Spanish</p>" in html
