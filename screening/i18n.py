@@ -19,7 +19,8 @@ def patient_languages(app_config) -> list[str]:
 
 
 def select_locale() -> str:
-    if request and request.blueprint == "intake":
+    """The patient's pages (and the admin's preview of them) set ``g.patient_language``; all else is English."""
+    if request:
         return g.get("patient_language") or SOURCE_LANGUAGE
     return SOURCE_LANGUAGE
 
