@@ -369,8 +369,8 @@ def save_section(section_id: str, csrf_failed: bool = False):
     if answers != intake.answers:
         intake.answers = answers
         intake.updated_at = utcnow()
-    if intake.language is None:
-        intake.language = g.patient_language
+        if intake.language is None:
+            intake.language = g.patient_language  # the language these answers were given in
     if action.startswith(LANGUAGE_ACTION):
         return switch_language(intake, section, action[len(LANGUAGE_ACTION):])
     db.session.commit()

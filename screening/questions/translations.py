@@ -143,9 +143,7 @@ def language_view(qs: QuestionSet, language: str) -> QuestionSet:
         if text is None:
             items[item_id] = item
             continue
-        choices = tuple(replace(c, label=_pick(text.choices.get(str(c.value), (None, None))[0], c.label),
-                                help=_pick(text.choices.get(str(c.value), (None, None))[1], c.help))
-                        for c in item.choices)
+        choices = tuple(_translated_choice(c, text) for c in item.choices)
         items[item_id] = replace(item, text=_pick(text.text, item.text), help=_pick(text.help, item.help),
                                  none_label=_pick(text.none_label, item.none_label),
                                  unit=_pick(text.unit, item.unit), choices=choices)
@@ -161,6 +159,11 @@ def language_view(qs: QuestionSet, language: str) -> QuestionSet:
     return replace(qs, title=_pick(t.title, qs.title), description=_pick(t.description, qs.description),
                    sections=sections, items=items, checks=checks, language=language,
                    source_language_items=english_only, source_language_intros=intros_in_source)
+
+
+def _translated_choice(choice: Any, text: ItemText) -> Any:
+    label, help_text = text.choices.get(str(choice.value), (None, None))
+    return replace(choice, label=_pick(label, choice.label), help=_pick(help_text, choice.help))
 
 
 def _pick(translated: Any, own: Any) -> Any:
