@@ -1,13 +1,13 @@
 """Interface languages: Flask-Babel for the patient's pages; staff pages stay in English.
 
-The patient's language is worked out per request by the intake blueprint (``g.patient_language``);
-every other page is rendered in English. Catalogs live in ``screening/translations/`` (see README,
+The patient's language is worked out per request by the intake blueprint (``g.patient_language``; the
+admin's preview of patient pages sets it too); every other page is rendered in English. Catalogs live in ``screening/translations/`` (see README,
 "Languages", for updating them).
 """
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context
 from flask_babel import Babel
 
 from .questions.translations import LANGUAGES, SOURCE_LANGUAGE, language_name
@@ -20,9 +20,7 @@ def patient_languages(app_config) -> list[str]:
 
 def select_locale() -> str:
     """The patient's pages (and the admin's preview of them) set ``g.patient_language``; all else is English."""
-    if request:
-        return g.get("patient_language") or SOURCE_LANGUAGE
-    return SOURCE_LANGUAGE
+    return (g.get("patient_language") if has_request_context() else None) or SOURCE_LANGUAGE
 
 
 def init_app(app: Flask) -> None:
