@@ -17,12 +17,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
     load_config(app, config)
 
-    from . import accounts, cli, schema, security, web
+    from . import accounts, cli, i18n, schema, security, web
     from .db import db
 
     db.init_app(app)
     schema.init_app(app)
     security.init_app(app)
+    i18n.init_app(app)
     web.init_app(app)
     cli.init_app(app)
     with app.app_context():

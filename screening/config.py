@@ -19,9 +19,11 @@ class Defaults:
     CLINIC_PHONE = ""
     CLINIC_TIMEZONE = "UTC"  # an IANA name, e.g. "America/New_York": times shown to staff
     BASE_URL = "http://127.0.0.1:5000"  # the address patients and staff use; links printed by the CLI
+    CLINIC_LANGUAGE = "en"  # the language of the clinician's summary and PDF (question texts and answers)
     # Patients
     DEFAULT_QUESTION_SET = "ketamine-intake"
     PUBLIC_START = False  # a public "start an intake" page at /start
+    PATIENT_LANGUAGES = ["en", "es"]  # the languages a patient can choose, first one by default
     INTAKE_IDLE_MINUTES = 60  # a patient's session ends after this long without activity
     INTAKE_SUPPORT_TRIGGERS = None  # None: the default crisis-page triggers (screening/intake/flow.py)
     INTAKE_LINK_ENDPOINT = None  # None: the intake blueprint's link page

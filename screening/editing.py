@@ -9,7 +9,7 @@ saving it, so an edit that would break the set is refused with the loader's mess
 from __future__ import annotations
 
 import io
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -106,6 +106,13 @@ def set_item_choices(yaml_text: str, item_id: str, choices: list[tuple[Any, ...]
             choice.fa.set_flow_style()
         seq.append(choice)
     item["choices"] = seq
+    values = {str(value) for value, *_ in choices}
+    for block in _translations(data, "items"):
+        translated = block.get(item_id)
+        labels = translated.get("choices") if isinstance(translated, dict) else None
+        if isinstance(labels, dict):
+            for key in [k for k in labels if str(k) not in values]:
+                del labels[key]  # a choice that is gone has nothing left to translate
     return dump(data)
 
 
@@ -118,10 +125,27 @@ def add_item(yaml_text: str, section_id: str, item: dict[str, Any], position: in
     return dump(data)
 
 
+def _translations(data: CommentedMap, kind: str) -> Iterator[CommentedMap]:
+    """Each language's ``kind`` block ("items", "sections") of the translations, where there is one."""
+    for language in (data.get("translations") or {}).values():
+        block = language.get(kind) if isinstance(language, dict) else None
+        if isinstance(block, dict):
+            yield block
+
+
+def _forget_translations(data: CommentedMap, kind: str, ids: Iterable[str]) -> None:
+    """Translations of what was removed would name ids that no longer exist."""
+    ids = set(ids)
+    for block in _translations(data, kind):
+        for key in [k for k in block if k in ids]:
+            del block[key]
+
+
 def remove_item(yaml_text: str, item_id: str) -> str:
     data = load(yaml_text)
     section, index, _ = _find_item(data, item_id)
     del section["items"][index]
+    _forget_translations(data, "items", [item_id])
     return dump(data)
 
 
@@ -157,8 +181,11 @@ def add_section(yaml_text: str, section_id: str, title: str, first_item: dict[st
 
 def remove_section(yaml_text: str, section_id: str) -> str:
     data = load(yaml_text)
-    index, _ = _find_section(data, section_id)
+    index, section = _find_section(data, section_id)
     del _sections(data)[index]
+    _forget_translations(data, "sections", [section_id])
+    _forget_translations(data, "items", [item.get("id") for item in section.get("items") or []
+                                         if isinstance(item, dict)])
     return dump(data)
 
 

@@ -64,6 +64,7 @@ class Intake(db.Model):
     rule_set_version_id: Mapped[int] = mapped_column(ForeignKey("rule_set_version.id"))
     answers: Mapped[dict] = mapped_column(JSON, default=dict)  # draft answers, JSON encoding of the spec
     completed_sections: Mapped[list] = mapped_column(JSON, default=list)  # pages left with Next, all checks met
+    language: Mapped[str | None] = mapped_column(String(8))  # the language the patient chose (None: English)
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     started_at: Mapped[datetime.datetime | None]

@@ -27,16 +27,17 @@ def section_form(html: str) -> str:
 
 
 def normalized(form_html: str) -> str:
-    """A section form without what differs by design: where it posts, tokens, and the preview's answers field."""
+    """A section form without what differs by design: where it posts, tokens, and the preview's own fields."""
     form_html = re.sub(r'(action|data-live-url)="[^"]*"', r'\1=""', form_html)
     form_html = re.sub(r'(name="(?:csrf_token|_ref)"[^>]*value=")[^"]*"', r'\1"', form_html)
-    form_html = re.sub(r'<input type="hidden" name="_preview_answers"[^>]*>', "", form_html)
+    form_html = re.sub(r'<input type="hidden" name="_preview_(?:answers|language)"[^>]*>', "", form_html)
     return re.sub(r">\s+<", "><", form_html)
 
 
 def preview_post(client, html: str, section_id: str, answers: dict, action: str = "next"):
     data = {"csrf_token": hidden_value(html, "csrf_token"), "_shown": hidden_value(html, "_shown") or "",
-            "_preview_answers": hidden_value(html, "_preview_answers") or "{}", "_action": action, **answers}
+            "_preview_answers": hidden_value(html, "_preview_answers") or "{}", "_action": action, **answers,
+            "_preview_language": hidden_value(html, "_preview_language") or "en"}
     return client.post(f"{PREVIEW}/{section_id}", data=data)
 
 
@@ -145,3 +146,15 @@ def test_an_invalid_draft_cannot_be_previewed_and_says_why(staff_app, admin_clie
     response = admin_client.get(PREVIEW)
     assert response.status_code == 422
     assert "cannot be previewed yet" in plain(response) and "draft:" in plain(response)
+
+
+def test_preview_in_the_patients_other_language(staff_app, admin_client):
+    """An admin checks a translation as a Spanish-reading patient sees it; the banner stays in English."""
+    first = text_of(admin_client.get(PREVIEW + "?lang=es"))
+    assert '<html lang="es">' in first and "Antes de empezar" in first
+    assert 'lang="en">' in first and "Answers are not saved anywhere" in plain_text(first)
+    assert '<input type="hidden" name="_preview_language" value="es">' in first
+    page = text_of(preview_post(admin_client, first, "consent", {}))  # nothing chosen: required, in Spanish
+    assert "Por favor, elija una respuesta." in page and "Antes de empezar" in page
+    staff_page = text_of(admin_client.get(QS_PAGE))
+    assert '<html lang="en">' in staff_page

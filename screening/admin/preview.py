@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 
-from flask import abort, jsonify, render_template, request, url_for
+from flask import abort, current_app, g, jsonify, render_template, request, url_for
+from flask_babel import refresh
 
 from .. import publishing
 from ..intake.flow import Journey, support_level
 from ..intake.forms import make_form
-from ..intake.views import (display_answer, fill_unposted, find_section, merge_page, section_context,
+from ..i18n import patient_languages
+from ..intake.views import (display_answer, fill_unposted, find_section, merge_page, problem_text, section_context,
                             support_triggers, today)
 from ..questions import parse_question_set
 from ..yaml_source import LoadError
@@ -23,17 +25,32 @@ from .content import DRAFT_LABEL
 
 QS = "question_set"
 CARRY_FIELD = "_preview_answers"
+LANGUAGE_FIELD = "_preview_language"
 MAX_CARRY = 200_000
 
 
+def preview_language() -> str:
+    """The patient language the preview shows: ``?lang=`` on its first page, then carried by each page.
+
+    The patient's part of the page is rendered in it (question texts and interface); the preview's own
+    banner stays in English.
+    """
+    offered = patient_languages(current_app.config)
+    code = request.args.get("lang") or request.form.get(LANGUAGE_FIELD)
+    g.patient_language = code if code in offered else offered[0]
+    refresh()
+    return g.patient_language
+
+
 def draft_question_set(set_id: str):
-    """(the compiled draft or published question set, whether it is the draft, problems)."""
+    """(the compiled draft or published question set in the preview's language, whether it is the draft,
+    problems)."""
     draft = publishing.get_draft(QS, set_id)
     text = publishing.draft_or_current_text(QS, set_id)
     if text is None:
         abort(404)
     try:
-        return parse_question_set(text, DRAFT_LABEL), draft is not None, []
+        return parse_question_set(text, DRAFT_LABEL).in_language(preview_language()), draft is not None, []
     except LoadError as exc:
         return None, draft is not None, exc.problems
 
@@ -57,7 +74,8 @@ def render_page(set_id, is_draft, qs, section, form, journey, answers, errors=No
         form_action=url_for("admin_home.preview_page", set_id=set_id, section_id=section.id),
         live_url=url_for("admin_home.preview_visibility", set_id=set_id, section_id=section.id),
         carried=json.dumps(answers, ensure_ascii=False, separators=(",", ":")), preview_note=note,
-        jump_to=Journey(qs, {}, today()).visible_sections()), status
+        jump_to=Journey(qs, {}, today()).visible_sections(), preview_languages=patient_languages(current_app.config),
+        language_field=LANGUAGE_FIELD), status
 
 
 def open_page(set_id, is_draft, qs, section, answers, note=None):
@@ -124,7 +142,7 @@ def preview_page(set_id: str, section_id: str):
         if problem.kind == "gate":
             notice = notice or "gate"
         else:
-            errors[problem.item_id] = problem.message
+            errors[problem.item_id] = problem_text(qs, problem)
     if errors or notice:
         return render_page(set_id, is_draft, qs, section, form, journey, answers, errors=errors, notice=notice,
                            added=len(added))
@@ -148,7 +166,7 @@ def end_page(set_id, is_draft, qs, journey, note):
             rows.append({"item": item, "answer": None if value is None else display_answer(item, value)})
         sections.append({"section": section, "rows": rows})
     return render_template("admin/preview_end.html", set_id=set_id, is_draft=is_draft, sections=sections,
-                           preview_note=note)
+                           preview_note=note, preview_languages=patient_languages(current_app.config))
 
 
 @bp.post("/question-sets/<set_id>/preview/<section_id>/visibility")

@@ -13,6 +13,7 @@ import datetime
 import re
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, RadioField, SelectMultipleField, StringField
 from wtforms.validators import StopValidation, ValidationError
@@ -24,6 +25,7 @@ except ImportError:  # pragma: no cover
         return (value, label)
 
 from ..questions.model import InvalidAnswer, Item, QuestionSet, Section, encode_answer, normalize_answer
+from ..rules.conditions import format_value
 
 NONE_VALUE = "__none__"  # the "None of these" box of a multi-choice item; item values never start with _
 
@@ -45,6 +47,61 @@ def sentence(message: str) -> str:
     return message if message.endswith((".", "?", "!")) else message + "."
 
 
+def patient_message(item: Item, exc: InvalidAnswer) -> str:
+    """Why an answer is not valid, as a sentence in the patient's language."""
+    code, params = exc.code, exc.params
+    if code == "number":
+        return _("Enter a whole number.") if item.type == "integer" else _("Enter a number.")
+    if code == "range":
+        lo, hi = format_value(item.min), format_value(item.max)
+        whole = item.type == "integer"
+        if item.min is not None and item.max is not None:
+            return (_("Enter a whole number from %(lo)s to %(hi)s.", lo=lo, hi=hi) if whole
+                    else _("Enter a number from %(lo)s to %(hi)s.", lo=lo, hi=hi))
+        if item.min is not None:
+            return (_("Enter a whole number of at least %(lo)s.", lo=lo) if whole
+                    else _("Enter a number of at least %(lo)s.", lo=lo))
+        return (_("Enter a whole number of at most %(hi)s.", hi=hi) if whole
+                else _("Enter a number of at most %(hi)s.", hi=hi))
+    if code == "date":
+        return _("Enter a real date, for example 07/31/1980.")
+    if code == "date_future":
+        return _("This date cannot be in the future.")
+    if code == "date_too_old":
+        return _("This date is more than %(years)s years ago; please check the year.", years=params["years"])
+    if code == "control_characters":
+        return _("Remove the special (invisible) characters from this answer.")
+    if code == "too_long":
+        return _("Keep this to %(n)s characters or fewer.", n=params["max_length"])
+    if code == "yes_no":
+        return _("Choose yes or no.")
+    if code == "none_and_others":
+        return _("Choose \u201c%(none)s\u201d or the ones that apply, not both.", none=none_label(item))
+    if code == "choose_one":
+        options = ", ".join(format_value(v) for v in item.choice_values)
+        return _("Choose one of the options: %(options)s.", options=options)
+    if code == "choose_answer":
+        return _("Choose one of the answers.")
+    if code == "choose_listed":
+        return _("Choose only from the answers shown, each one once.")
+    return sentence(str(exc))
+
+
+def none_label(item: Item) -> str:
+    return item.none_label or _("None of these")
+
+
+def required_message(item: Item) -> str:
+    """What a required question left empty says, in the patient's language."""
+    if item.type in ("yes_no", "scale", "single_choice"):
+        return _("Please choose an answer.")
+    if item.type == "multi_choice":
+        return _("Please choose the ones that apply, or \u201c%(none)s\u201d.", none=none_label(item))
+    if item.type == "date":
+        return _("Please enter a date.")
+    return _("Please enter an answer.")
+
+
 def to_answer(item: Item, raw: Any, as_of: datetime.date) -> Any:
     """A field's raw form data -> the item's answer (normalized), MISSING, or InvalidAnswer."""
     kind = item.type
@@ -55,7 +112,7 @@ def to_answer(item: Item, raw: Any, as_of: datetime.date) -> Any:
         if NONE_VALUE in chosen:
             if len(chosen) > 1:
                 raise InvalidAnswer(f"choose \u201c{item.none_label or 'None of these'}\u201d or the ones "
-                                    f"that apply, not both")
+                                    f"that apply, not both", "none_and_others")
             return ()
         return normalize_answer(item, chosen, as_of)
     text = raw.strip() if isinstance(raw, str) else ""
@@ -66,12 +123,12 @@ def to_answer(item: Item, raw: Any, as_of: datetime.date) -> Any:
     if kind == "yes_no":
         if text in ("yes", "no"):
             return text == "yes"
-        raise InvalidAnswer("choose yes or no")
+        raise InvalidAnswer("choose yes or no", "yes_no")
     if kind == "scale":
         try:
             return normalize_answer(item, int(text), as_of)
         except ValueError:
-            raise InvalidAnswer("choose one of the answers") from None
+            raise InvalidAnswer("choose one of the answers", "choose_answer") from None
     if kind in ("integer", "decimal"):
         try:
             number: Any = int(text)
@@ -79,7 +136,8 @@ def to_answer(item: Item, raw: Any, as_of: datetime.date) -> Any:
             try:
                 number = float(text.replace(",", ".") if kind == "decimal" else text)
             except ValueError:
-                raise InvalidAnswer("enter a whole number" if kind == "integer" else "enter a number") from None
+                raise InvalidAnswer("enter a whole number" if kind == "integer" else "enter a number",
+                                    "number") from None
         return normalize_answer(item, number, as_of)
     if kind == "date":
         us = US_DATE.match(text)  # typed by hand where a browser has no date picker
@@ -88,8 +146,8 @@ def to_answer(item: Item, raw: Any, as_of: datetime.date) -> Any:
         try:
             return normalize_answer(item, text, as_of)
         except InvalidAnswer as exc:
-            if "YYYY-MM-DD" in str(exc):
-                raise InvalidAnswer("enter a real date, for example 07/31/1980") from None
+            if exc.code == "date":
+                raise InvalidAnswer("enter a real date, for example 07/31/1980", "date") from None
             raise
     return normalize_answer(item, text, as_of)
 
@@ -113,7 +171,7 @@ class AnswerOf:
             field.answer = to_answer(field.item, field.data, form.as_of)
         except InvalidAnswer as exc:
             field.answer = INVALID
-            raise ValidationError(sentence(str(exc))) from None
+            raise ValidationError(patient_message(field.item, exc)) from None
         if field.answer is MISSING:
             raise StopValidation()  # empty is not an error here; required-ness depends on the page
 
@@ -129,9 +187,9 @@ class ItemMixin:
 
 
 class ChoiceItemField(ItemMixin, RadioField):
-    def __init__(self, item: Item, **kwargs: Any):
+    def __init__(self, item: Item, in_source_language: bool = False, **kwargs: Any):
         if item.type == "yes_no":
-            choices = [("yes", "Yes"), ("no", "No")]
+            choices = [("yes", "Yes"), ("no", "No")] if in_source_language else [("yes", _("Yes")), ("no", _("No"))]
         else:
             choices = [(str(c.value), c.label) for c in item.choices]
         super().__init__(item.text, choices=[_Choice(v, label) for v, label in choices], validate_choice=False,
@@ -142,7 +200,7 @@ class ChoiceItemField(ItemMixin, RadioField):
 class MultiItemField(ItemMixin, SelectMultipleField):
     def __init__(self, item: Item, **kwargs: Any):
         choices = [(c.value, c.label) for c in item.choices]
-        choices.append((NONE_VALUE, item.none_label or "None of these"))
+        choices.append((NONE_VALUE, none_label(item)))
         super().__init__(item.text, choices=[_Choice(v, label) for v, label in choices], validate_choice=False,
                          validators=[AnswerOf()], **kwargs)
         self.item, self.options = item, choices
@@ -156,9 +214,9 @@ class TextItemField(ItemMixin, StringField):
         self.item = item
 
 
-def _field_for(item: Item) -> Any:
+def _field_for(item: Item, in_source_language: bool) -> Any:
     if item.type in ("yes_no", "scale", "single_choice"):
-        return ChoiceItemField(item, name=item.id)
+        return ChoiceItemField(item, in_source_language, name=item.id)
     if item.type == "multi_choice":
         return MultiItemField(item, name=item.id)
     return TextItemField(item, name=item.id)
@@ -188,13 +246,16 @@ class SectionForm(FlaskForm):
         return {part for part in self.shown.data.split() if part in allowed}
 
 
-_form_classes: dict[tuple[str, str], type[SectionForm]] = {}
+_form_classes: dict[tuple[str, str, str], type[SectionForm]] = {}
 
 
 def section_form_class(qs: QuestionSet, section: Section) -> type[SectionForm]:
-    key = (qs.content_hash, section.id)
+    """The form class of a section in the language of ``qs`` (a language view of the set)."""
+    key = (qs.content_hash, qs.language, section.id)
     if key not in _form_classes:
-        attrs: dict[str, Any] = {f"q_{item.id}": _field_for(item) for item in section.items}
+        english = qs.language == "en"
+        attrs: dict[str, Any] = {f"q_{item.id}": _field_for(item, english or item.id in qs.source_language_items)
+                                 for item in section.items}
         attrs["section"] = section
         _form_classes[key] = type(f"Section_{section.id}", (SectionForm,), attrs)
     return _form_classes[key]

@@ -14,6 +14,9 @@ from typing import Any
 
 from flask import (Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, session,
                    url_for)
+from flask_babel import format_date, refresh
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select
@@ -22,13 +25,14 @@ from .. import audit
 from ..security import configured, limiter
 from ..content import compile_question_set
 from ..db import db
+from ..i18n import patient_languages
 from ..invitations import NoPublishedContent, create_invitation, find_intake
 from ..models import Intake, utcnow
 from ..questions.model import Item, QuestionSet, Section, encode_answer
 from ..rules.conditions import format_value
 from ..submissions import submit_intake
-from .flow import DEFAULT_SUPPORT_TRIGGERS, Journey, compile_triggers, live_triggers, support_level
-from .forms import INVALID, MISSING, PlainForm, SectionForm, make_form, to_form_value
+from .flow import DEFAULT_SUPPORT_TRIGGERS, Journey, Problem, compile_triggers, live_triggers, support_level
+from .forms import INVALID, MISSING, PlainForm, SectionForm, make_form, none_label, required_message, to_form_value
 
 bp = Blueprint("intake", __name__)
 
@@ -36,17 +40,19 @@ OPEN_STATES = ("not_started", "in_progress")
 SESSION_KEYS = ("intake_id", "intake_seen", "intake_support", "intake_validate", "intake_link")
 
 NOTICES = {
-    "csrf": "For your security we could not save this page yet. Please check your answers and press Next again.",
-    "csrf_review": "For your security we could not send your answers yet. Please press \u201cSend my answers\u201d "
-                   "again.",
-    "csrf_start": "For your security we could not start yet. Please press the button again.",
-    "session_ended": "Your session has ended, so this page is not saved yet. What you typed is still here. "
-                     "To save it, open the link your clinic sent you again (in a new tab or window), then come "
-                     "back to this page and press Next.",
-    "other_intake": "This page belongs to a different questionnaire from the one that is open now, so it was not "
-                    "saved. What you typed is still here. To save it, open the link your clinic sent you for "
-                    "this questionnaire, then come back to this page and press Next.",
+    "csrf": _l("For your security we could not save this page yet. Please check your answers and press Next "
+               "again."),
+    "csrf_review": _l("For your security we could not send your answers yet. Please press \u201cSend my "
+                      "answers\u201d again."),
+    "csrf_start": _l("For your security we could not start yet. Please press the button again."),
+    "session_ended": _l("Your session has ended, so this page is not saved yet. What you typed is still here. "
+                        "To save it, open the link your clinic sent you again (in a new tab or window), then "
+                        "come back to this page and press Next."),
+    "other_intake": _l("This page belongs to a different questionnaire from the one that is open now, so it was "
+                       "not saved. What you typed is still here. To save it, open the link your clinic sent you "
+                       "for this questionnaire, then come back to this page and press Next."),
 }
+LANGUAGE_ACTION = "language:"  # the section form's language switch: "_action" = "language:es"
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -111,7 +117,51 @@ def session_intake(for_update: bool = False) -> Intake | None:
 
 
 def pinned_set(intake: Intake) -> QuestionSet:
-    return compile_question_set(intake.question_set_version)
+    """The intake's pinned question set, in the patient's language."""
+    return compile_question_set(intake.question_set_version).in_language(g.get("patient_language") or "en")
+
+
+# -- language ---------------------------------------------------------------------------------------
+@bp.before_request
+def patient_language():
+    """The patient's language for this request: chosen on a page, else the browser's, else the first offered.
+
+    ``?lang=xx`` (the language links on pages without answers to keep) records the choice and comes back to
+    the same page without it.
+    """
+    offered = patient_languages(current_app.config)
+    wanted = request.args.get("lang")
+    if wanted is not None and request.method == "GET":
+        if wanted in offered:
+            set_language(wanted)
+            db.session.commit()
+        rest = {k: v for k, v in request.args.items() if k != "lang"}
+        return redirect(url_for(request.endpoint, **(request.view_args or {}), **rest), 303)
+    chosen = session.get("intake_language")
+    g.patient_language = chosen if chosen in offered else (request.accept_languages.best_match(offered)
+                                                         or offered[0])
+
+
+def set_language(code: str, intake: Intake | None = None) -> None:
+    """Use ``code`` from now on in this session, and record it on the open intake (resume and PDF use it)."""
+    session["intake_language"] = code
+    g.patient_language = code
+    refresh()
+    if intake is None and isinstance(session.get("intake_id"), int):
+        intake = db.session.get(Intake, session["intake_id"])
+    if intake is not None and intake.state in OPEN_STATES and intake.language != code:
+        intake.language = code
+
+
+@bp.context_processor
+def language_choices():
+    return {"language_choices": patient_languages(current_app.config)}
+
+
+def problem_text(qs: QuestionSet, problem: Problem) -> str:
+    if problem.kind == "required":
+        return required_message(qs.items[problem.item_id])
+    return problem.message
 
 
 def journey_for(intake: Intake, answers: dict | None = None) -> Journey:
@@ -209,6 +259,8 @@ def open_link(token: str):
         return message("already_sent")
     session["intake_id"] = intake.id
     session["intake_seen"] = int(time.time())
+    if intake.language in patient_languages(current_app.config):
+        session["intake_language"] = intake.language  # resuming on another device keeps the language
     if intake.state == "not_started":
         intake.state = "in_progress"
         intake.started_at = utcnow()
@@ -278,7 +330,7 @@ def section(section_id: str):
             if problem.kind == "gate":
                 notice = "gate"
             else:
-                errors[problem.item_id] = problem.message
+                errors[problem.item_id] = problem_text(qs, problem)
     return render_section(intake, qs, section, form, journey, errors, notice)
 
 
@@ -317,6 +369,10 @@ def save_section(section_id: str, csrf_failed: bool = False):
     if answers != intake.answers:
         intake.answers = answers
         intake.updated_at = utcnow()
+        if intake.language is None:
+            intake.language = g.patient_language  # the language these answers were given in
+    if action.startswith(LANGUAGE_ACTION):
+        return switch_language(intake, section, action[len(LANGUAGE_ACTION):])
     db.session.commit()
 
     if errors:
@@ -336,7 +392,7 @@ def save_section(section_id: str, csrf_failed: bool = False):
         if problem.kind == "gate":
             notice = notice or "gate"
         else:
-            errors[problem.item_id] = problem.message
+            errors[problem.item_id] = problem_text(qs, problem)
     if errors or notice:
         return render_section(intake, qs, section, form, journey, errors, notice, added=len(added))
     if section.id not in (intake.completed_sections or []):
@@ -347,6 +403,21 @@ def save_section(section_id: str, csrf_failed: bool = False):
     else:
         target = journey.next_after(section)
     return leave_page(journey, section, section_url(target))
+
+
+def switch_language(intake: Intake, section: Section, code: str):
+    """The page again in another language, with everything on it as it was typed (valid answers are saved
+    already; a value that is not valid yet stays in its field). No problems are shown: nothing was asked."""
+    if code in patient_languages(current_app.config):
+        set_language(code, intake)
+    db.session.commit()
+    qs = pinned_set(intake)
+    section = find_section(qs, section.id)
+    form = make_form(qs, section, today(), formdata=request.form)
+    form.validate()
+    journey = journey_for(intake)
+    fill_unposted(form, intake.answers, form.shown_ids({i.id for i in journey.visible_items(section)}))
+    return render_section(intake, qs, section, form, journey, {}, None)
 
 
 def merge_page(stored: dict, form: SectionForm, shown: set[str]) -> tuple[dict, dict]:
@@ -430,7 +501,8 @@ def section_context(qs: QuestionSet, section: Section, form: SectionForm, journe
     notice_text = NOTICES.get(notice) if notice else None
     return dict(qs=qs, section=section, form=form, shown=shown, errors=errors, error_list=error_list,
                 notice=notice, notice_text=notice_text, added=added, position=position, back=back,
-                live=live_triggers(qs, section) if journey is not None else [])
+                live=live_triggers(qs, section) if journey is not None else [],
+                in_english=qs.source_language_items)
 
 
 @bp.post("/intake/section/<section_id>/visibility")
@@ -485,18 +557,22 @@ def support():
 
 
 # -- review, submit, thank you ---------------------------------------------------------------------
-def display_answer(item: Item, value: Any) -> dict:
-    """An answer as the patient should read it back: {"text": ...} or {"list": [...]}."""
+def display_answer(item: Item, value: Any, in_english: bool = False) -> dict:
+    """An answer as the patient should read it back: {"text": ...} or {"list": [...]}.
+
+    ``in_english``: the question has no text in the patient's language and is shown in English."""
     if item.type == "yes_no":
-        return {"text": "Yes" if value else "No"}
+        if in_english:
+            return {"text": "Yes" if value else "No"}
+        return {"text": _("Yes") if value else _("No")}
     if item.type in ("scale", "single_choice"):
         return {"text": item.choice_label(value)}
     if item.type == "multi_choice":
         if not value:
-            return {"text": item.none_label or "None of these"}
+            return {"text": none_label(item)}
         return {"list": [item.choice_label(v) for v in value]}
     if item.type == "date":
-        return {"text": f"{value:%B} {value.day}, {value.year}"}
+        return {"text": format_date(value, "long")}
     if item.type in ("integer", "decimal"):
         return {"text": format_value(value) + (f" {item.unit}" if item.unit else "")}
     return {"text": value, "pre": True}
@@ -524,11 +600,13 @@ def review(csrf_failed: bool = False):
         notice = NOTICES["csrf_review"]
     session.pop("intake_support", None)
     sections = []
+    english = journey.qs.source_language_items
     for section in journey.visible_sections():
         rows = []
         for item in journey.visible_items(section):
             value = journey.answer(item.id)
-            rows.append({"item": item, "answer": None if value is None else display_answer(item, value),
+            rows.append({"item": item, "in_english": item.id in english,
+                         "answer": None if value is None else display_answer(item, value, item.id in english),
                          "href": section_url(section, **{"from": "review"}) + f"#item-{item.id}"})
         sections.append({"section": section, "rows": rows})
     return render_template("intake/review.html", sections=sections, form=form, notice=notice)

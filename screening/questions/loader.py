@@ -11,6 +11,7 @@ from ..yaml_source import LoadError, Problem, Source
 from .computed import FUNCTIONS, Computed
 from .model import Check, Choice, Instrument, Item, QuestionSet, Section
 from .schema import ChoiceDoc, QuestionSetDoc, ScoreDoc
+from .translations import check_translations
 
 CHOICE_TYPES = ("scale", "single_choice", "multi_choice")
 NUMBER_TYPES = ("integer", "decimal")
@@ -58,6 +59,7 @@ class _Builder:
         self._scores()
         self._item_conditions()
         self._checks()
+        self.qs.translations = check_translations(self.qs, self.doc.translations, self.report)
         if self.problems:
             raise LoadError(sorted(dict.fromkeys(self.problems), key=lambda p: p.line))
         return self.qs

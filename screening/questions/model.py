@@ -108,7 +108,13 @@ class AnswerProblem:
 
 
 class InvalidAnswer(ValueError):
-    pass
+    """Why an answer is not valid: the message (English), and a ``code`` with the values it names, so
+    an interface can say the same in the patient's language."""
+
+    def __init__(self, message: str, code: str = "invalid", **params: Any):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(eq=False)
@@ -126,6 +132,30 @@ class QuestionSet:
     filename: str
     description: str | None = None
     score_instrument: dict[str, str] = field(default_factory=dict)
+    translations: dict[str, Any] = field(default_factory=dict)  # language -> translations.Translation
+    language: str = "en"  # the language of this object's texts (see in_language)
+    source_language_items: frozenset[str] = frozenset()  # items left in the set's own language in this view
+    source_language_intros: frozenset[str] = frozenset()  # sections whose intro is left in the set's language
+    _views: dict[str, "QuestionSet"] = field(default_factory=dict, init=False, repr=False)
+    _source: "QuestionSet | None" = field(default=None, init=False, repr=False)  # set on a language view
+
+    def in_language(self, language: str) -> "QuestionSet":
+        """The set with the texts of ``language`` where it has them, the set's own texts elsewhere.
+
+        Ids, conditions, scores and answers are the same objects; only what a patient reads changes.
+        """
+        if self._source is not None:
+            return self._source.in_language(language)
+        if language == self.language:
+            return self
+        if language not in self._views:
+            from .translations import language_view
+
+            view = language_view(self, language)
+            if view is not self:
+                view._source = self
+            self._views[language] = view
+        return self._views[language]
 
     # -- the Resolver protocol used when conditions are compiled ------------------------------
     def subject(self, subject: str, ref: str) -> SubjectInfo | None:
@@ -200,45 +230,49 @@ def normalize_answer(item: Item, raw: Any, as_of: datetime.date) -> Any:
     if kind == "yes_no":
         if isinstance(raw, bool):
             return raw
-        raise InvalidAnswer("answer yes or no (true or false)")
+        raise InvalidAnswer("answer yes or no (true or false)", "yes_no")
     if kind in ("scale", "single_choice"):
         if not isinstance(raw, bool) and raw in item.choice_values and type(raw) is type(item.choices[0].value):
             return raw
-        raise InvalidAnswer("choose one of the options: " + ", ".join(map(format_value, item.choice_values)))
+        raise InvalidAnswer("choose one of the options: " + ", ".join(map(format_value, item.choice_values)),
+                            "choose_one")
     if kind == "multi_choice":
         if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-            raise InvalidAnswer("give a list of choices (an empty list if none apply)")
+            raise InvalidAnswer("give a list of choices (an empty list if none apply)", "choose_listed")
         unknown = [v for v in raw if v not in item.choice_values]
         if unknown:
-            raise InvalidAnswer(f"'{unknown[0]}' is not one of the options: " + ", ".join(item.choice_values))
+            raise InvalidAnswer(f"'{unknown[0]}' is not one of the options: " + ", ".join(item.choice_values),
+                                "choose_listed")
         if len(set(raw)) != len(raw):
-            raise InvalidAnswer("each option can be chosen only once")
+            raise InvalidAnswer("each option can be chosen only once", "choose_listed")
         return tuple(v for v in item.choice_values if v in raw)
     if kind in ("integer", "decimal"):
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
-            raise InvalidAnswer("enter a whole number" if kind == "integer" else "enter a number")
+            raise InvalidAnswer("enter a whole number" if kind == "integer" else "enter a number", "number")
         if kind == "integer":
             if isinstance(raw, float) and not raw.is_integer():
-                raise InvalidAnswer("enter a whole number")
+                raise InvalidAnswer("enter a whole number", "number")
             raw = int(raw)
         if (item.min is not None and raw < item.min) or (item.max is not None and raw > item.max):
-            raise InvalidAnswer(range_message(item))
+            raise InvalidAnswer(range_message(item), "range")
         return raw
     if kind == "date":
         value = parse_date(raw)
         if value is None:
-            raise InvalidAnswer("enter a real date as YYYY-MM-DD")
+            raise InvalidAnswer("enter a real date as YYYY-MM-DD", "date")
         if item.not_future and value > as_of:
-            raise InvalidAnswer("this date cannot be in the future")
+            raise InvalidAnswer("this date cannot be in the future", "date_future")
         if item.max_years_ago is not None and value < years_before(as_of, item.max_years_ago):
-            raise InvalidAnswer(f"this date is more than {item.max_years_ago} years ago; please check the year")
+            raise InvalidAnswer(f"this date is more than {item.max_years_ago} years ago; please check the year",
+                                "date_too_old", years=item.max_years_ago)
         return value
     if not isinstance(raw, str):
-        raise InvalidAnswer("enter text")
+        raise InvalidAnswer("enter text", "text")
     if has_control_characters(raw):
-        raise InvalidAnswer("remove the special (invisible) characters from this answer")
+        raise InvalidAnswer("remove the special (invisible) characters from this answer", "control_characters")
     if len(raw) > item.max_length:
-        raise InvalidAnswer(f"keep this to {item.max_length} characters or fewer")
+        raise InvalidAnswer(f"keep this to {item.max_length} characters or fewer", "too_long",
+                            max_length=item.max_length)
     return raw
 
 

@@ -105,6 +105,41 @@ class CheckDoc(Strict):
     items: Annotated[list[Id], Field(min_length=1)]
 
 
+class ChoiceTranslationDoc(Strict):
+    label: Text | None = None
+    help: Text | None = None
+
+
+class ItemTranslationDoc(Strict):
+    text: Text | None = None
+    help: Text | None = None
+    none_label: Text | None = None
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    choices: dict[str, Text | ChoiceTranslationDoc] | None = None  # keyed by choice value
+
+
+class SectionTranslationDoc(Strict):
+    title: Text | None = None
+    intro: Text | None = None
+
+
+class CheckTranslationDoc(Strict):
+    message: Text
+
+
+class InstrumentTranslationDoc(Strict):
+    source: Text  # where the published translation used word for word comes from
+
+
+class LanguageDoc(Strict):
+    title: Text | None = None
+    description: Text | None = None
+    instruments: dict[str, InstrumentTranslationDoc] = {}
+    sections: dict[str, SectionTranslationDoc] = {}
+    items: dict[str, ItemTranslationDoc] = {}
+    checks: dict[str, CheckTranslationDoc] = {}
+
+
 class QuestionSetDoc(Strict):
     id: Id
     title: Text
@@ -114,3 +149,4 @@ class QuestionSetDoc(Strict):
     computed: list[ComputedDoc] = []
     instruments: list[InstrumentDoc] = []
     checks: list[CheckDoc] = []
+    translations: dict[str, LanguageDoc] = {}  # language code -> texts in that language

@@ -43,7 +43,8 @@ def render_pdf_command(answers_file: Path, output: Path, question_set_path: Path
     result_doc = result.to_json()
     result_doc["question_set"].update(version=versions[0], title=qs.title)
     result_doc["rule_set"].update(version=versions[1], title=rs.title)
-    summary = build_summary(qs, result_doc, document["answers"], Patient(patient_name, None, clinic_ref),
+    summary = build_summary(qs.in_language(current_app.config["CLINIC_LANGUAGE"]), result_doc, document["answers"],
+                            Patient(patient_name, None, clinic_ref),
                             clinic_name=current_app.config["CLINIC_NAME"],
                             tz_name=current_app.config["CLINIC_TIMEZONE"],
                             origin=f"rendered from {answers_file.name}")

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..questions.model import Item, QuestionSet, parse_date
+from ..questions.translations import language_name
 from ..rules.conditions import format_value
 from ..rules.ruleset import SEVERITIES
 
@@ -33,6 +34,12 @@ class Patient:
     dob: datetime.date | None = None
     clinic_ref: str | None = None
     intake_id: int | None = None
+    language: str | None = None  # the language the patient answered in (None: not recorded)
+
+    @property
+    def answered_in(self) -> str | None:
+        """'Spanish', for "Patient answered in: Spanish"."""
+        return language_name(self.language) if self.language else None
 
     @property
     def identity(self) -> str:
@@ -125,6 +132,7 @@ class Summary:
     rejected: list[tuple[str, str]]
     dob_mismatch: str | None = None
     origin: str | None = None      # e.g. "rendered from answers.json" for the CLI
+    language: str = "English"      # the language of the question texts and answers shown (the clinic's)
 
     @property
     def flag_total(self) -> int:
@@ -350,18 +358,21 @@ def build_summary(qs: QuestionSet, result: dict, answers: dict, patient: Patient
         groups=groups, flag_counts=counts, scores=_scores(qs, scores), computed=computed_rows,
         sections=_sections(qs, answers, as_of, set(result.get("ignored", [])), rejected),
         question_set=dict(result.get("question_set", {})), rule_set=dict(result.get("rule_set", {})),
-        instruments=instruments, rejected=sorted(rejected.items()), dob_mismatch=mismatch, origin=origin)
+        instruments=instruments, rejected=sorted(rejected.items()), dob_mismatch=mismatch, origin=origin,
+        language=language_name(qs.language))
 
 
 def summary_for_submission(submission) -> Summary:
-    """The summary of a stored submission, with the wording of its pinned question-set version."""
+    """The summary of a stored submission, with the wording of its pinned question-set version in the clinic's
+    language (``CLINIC_LANGUAGE``)."""
     from flask import current_app
 
     from ..content import compile_question_set
 
     intake = submission.intake
-    qs = compile_question_set(intake.question_set_version)
-    patient = Patient(intake.patient_name, intake.patient_dob, intake.clinic_ref, intake.id)
+    # Always the clinic's language, whatever language the patient answered in.
+    qs = compile_question_set(intake.question_set_version).in_language(current_app.config["CLINIC_LANGUAGE"])
+    patient = Patient(intake.patient_name, intake.patient_dob, intake.clinic_ref, intake.id, intake.language)
     return build_summary(qs, submission.result, submission.answers, patient,
                          submitted_at=submission.submitted_at, submission_id=submission.id,
                          clinic_name=current_app.config["CLINIC_NAME"],

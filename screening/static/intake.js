@@ -86,7 +86,8 @@
       shownField.value = shown.join(" ");
     }
     if (status && added) {
-      status.textContent = added === 1 ? "One more question was added below." : added + " more questions were added below.";
+      status.textContent = added === 1 ? (status.getAttribute("data-added-one") || "One more question was added below.")
+        : (status.getAttribute("data-added-many") || "{n} more questions were added below.").replace("{n}", added);
     }
   }
 
