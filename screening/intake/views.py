@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from .. import audit
 from ..security import configured, limiter
-from ..content import compile_question_set
+from ..content import question_set_of_version
 from ..db import db
 from ..invitations import NoPublishedContent, create_invitation, find_intake
 from ..models import Intake, utcnow
@@ -33,6 +33,9 @@ from .forms import INVALID, MISSING, PlainForm, SectionForm, make_form, to_form_
 bp = Blueprint("intake", __name__)
 
 OPEN_STATES = ("not_started", "in_progress")
+# The last activity is written to the session cookie at most once a minute: an unchanged session is not
+# signed and sent again on every page (the idle limit is counted in tens of minutes).
+SEEN_RESOLUTION_S = 60
 SESSION_KEYS = ("intake_id", "intake_seen", "intake_support", "intake_validate", "intake_link")
 
 NOTICES = {
@@ -94,7 +97,8 @@ def session_intake(for_update: bool = False) -> Intake | None:
         return None
     idle = float(current_app.config["INTAKE_IDLE_MINUTES"]) * 60
     now = int(time.time())
-    if now - int(session.get("intake_seen") or 0) > idle:
+    seen = int(session.get("intake_seen") or 0)
+    if now - seen > idle:
         forget_intake()
         g.session_state = "ended"
         return None
@@ -106,12 +110,14 @@ def session_intake(for_update: bool = False) -> Intake | None:
         forget_intake()
         g.session_state = "ended"
         return None
-    session["intake_seen"] = now
+    if now - seen >= SEEN_RESOLUTION_S:
+        session["intake_seen"] = now
     return intake
 
 
 def pinned_set(intake: Intake) -> QuestionSet:
-    return compile_question_set(intake.question_set_version)
+    """The intake's question set, without loading its version row (or its YAML text) per request."""
+    return question_set_of_version(intake.question_set_version_id)
 
 
 def journey_for(intake: Intake, answers: dict | None = None) -> Journey:
@@ -317,31 +323,31 @@ def save_section(section_id: str, csrf_failed: bool = False):
     if answers != intake.answers:
         intake.answers = answers
         intake.updated_at = utcnow()
+    return_to_review = form.return_to.data == "review"
+    added: list[str] = []
+    notice = None
+    if not errors and action != "back":
+        added = [item_id for item_id in visible if item_id not in shown]
+        notice = "added" if added else None
+        for problem in journey.problems(section):
+            if problem.item_id in added:
+                continue
+            if problem.kind == "gate":
+                notice = notice or "gate"
+            else:
+                errors[problem.item_id] = problem.message
+        if not errors and not notice and section.id not in (intake.completed_sections or []):
+            intake.completed_sections = [*(intake.completed_sections or []), section.id]
+    # One commit, after which nothing reads the (now expired) intake again: no second SELECT.
     db.session.commit()
 
-    if errors:
-        return render_section(intake, qs, section, form, journey, errors, None)
-    return_to_review = form.return_to.data == "review"
+    if errors or notice:
+        return render_section(intake, qs, section, form, journey, errors, notice, added=len(added))
     if action == "back":
         target = None if return_to_review else journey.previous_before(section)
         if target is None and not return_to_review:
             target = section
         return leave_page(journey, section, section_url(target))
-
-    added = [item_id for item_id in visible if item_id not in shown]
-    notice = "added" if added else None
-    for problem in journey.problems(section):
-        if problem.item_id in added:
-            continue
-        if problem.kind == "gate":
-            notice = notice or "gate"
-        else:
-            errors[problem.item_id] = problem.message
-    if errors or notice:
-        return render_section(intake, qs, section, form, journey, errors, notice, added=len(added))
-    if section.id not in (intake.completed_sections or []):
-        intake.completed_sections = [*(intake.completed_sections or []), section.id]
-        db.session.commit()
     if return_to_review:
         target = journey.first_incomplete()
     else:
