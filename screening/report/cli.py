@@ -62,7 +62,7 @@ def render_pending_pdfs_command() -> None:
     a restart interrupted the render that follows a submission)."""
     from ..db import db
     from ..models import Submission
-    from .pdf import try_store_pdf, pending_ids
+    from .pdf import pending_ids, try_store_pdf
 
     ids = pending_ids()
     failed = [sid for sid in ids if not try_store_pdf(db.session.get(Submission, sid))]

@@ -75,11 +75,11 @@ def on_submission_created(sender, submission: Submission, **extra) -> None:
 
     @after_this_request
     def render_after_response(response):
-        response.call_on_close(lambda: render_pending(app, submission_id))
+        response.call_on_close(lambda: store_missing_pdf(app, submission_id))
         return response
 
 
-def render_pending(app, submission_id: int) -> None:
+def store_missing_pdf(app, submission_id: int) -> None:
     """Render and store one submission's PDF unless it has one (runs outside any request)."""
     with app.app_context():
         try:
