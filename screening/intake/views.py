@@ -327,15 +327,7 @@ def save_section(section_id: str, csrf_failed: bool = False):
     added: list[str] = []
     notice = None
     if not errors and action != "back":
-        added = [item_id for item_id in visible if item_id not in shown]
-        notice = "added" if added else None
-        for problem in journey.problems(section):
-            if problem.item_id in added:
-                continue
-            if problem.kind == "gate":
-                notice = notice or "gate"
-            else:
-                errors[problem.item_id] = problem.message
+        added, notice = page_problems(journey, section, visible, shown, errors)
         if not errors and not notice and section.id not in (intake.completed_sections or []):
             intake.completed_sections = [*(intake.completed_sections or []), section.id]
     # One commit, after which nothing reads the (now expired) intake again: no second SELECT.
@@ -353,6 +345,23 @@ def save_section(section_id: str, csrf_failed: bool = False):
     else:
         target = journey.next_after(section)
     return leave_page(journey, section, section_url(target))
+
+
+def page_problems(journey: Journey, section: Section, visible: set[str], shown: set[str],
+                  errors: dict[str, str]) -> tuple[list[str], str | None]:
+    """Pressing Next on a page without field errors: the items that appeared with this save (not
+    an error yet: the patient has not seen them), the notice to show, and the page's other problems
+    added to ``errors``."""
+    added = [item_id for item_id in visible if item_id not in shown]
+    notice = "added" if added else None
+    for problem in journey.problems(section):
+        if problem.item_id in added:
+            continue
+        if problem.kind == "gate":
+            notice = notice or "gate"
+        else:
+            errors[problem.item_id] = problem.message
+    return added, notice
 
 
 def merge_page(stored: dict, form: SectionForm, shown: set[str]) -> tuple[dict, dict]:
