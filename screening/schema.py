@@ -33,7 +33,7 @@ ADVISORY_LOCK_ID = 727_270_001  # any constant: "screening is preparing its sche
 
 def init_app(app: Flask) -> None:
     if "flask_migrate" in sys.modules:  # imported already (a test, a script): nothing to save
-        _init_migrate(app)
+        init_migrate(app)
     else:
         app.cli.add_command(MigrateCommands("db", help="Database migrations (Flask-Migrate)."))
 
@@ -45,7 +45,7 @@ class MigrateCommands(click.Group):
         from flask.cli import ScriptInfo
         from flask_migrate.cli import db as commands
 
-        _init_migrate(ctx.ensure_object(ScriptInfo).load_app())
+        init_migrate(ctx.ensure_object(ScriptInfo).load_app())
         self.params, self.callback, self.help = commands.params, commands.callback, commands.help
         return commands
 
@@ -60,7 +60,8 @@ class MigrateCommands(click.Group):
         return self._load(ctx).get_command(ctx, name)
 
 
-def _init_migrate(app: Flask) -> None:
+def init_migrate(app: Flask) -> None:
+    """Set up Flask-Migrate for the app (imports it and Alembic), once."""
     from flask_migrate import Migrate
 
     if "migrate" not in app.extensions:
@@ -79,13 +80,13 @@ def database_revision() -> str | None:
 def prepare_schema() -> None:
     """Create or upgrade the schema; call it inside ``exclusive()``."""
     if not inspect(db.engine).get_table_names():
-        _init_migrate(current_app)
+        init_migrate(current_app)
         from flask_migrate import stamp
 
         db.create_all()
         stamp(directory=str(MIGRATIONS))
     elif database_revision() != HEAD_REVISION:
-        _init_migrate(current_app)
+        init_migrate(current_app)
         from flask_migrate import upgrade
 
         upgrade(directory=str(MIGRATIONS))

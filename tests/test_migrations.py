@@ -85,9 +85,9 @@ def test_a_start_at_the_head_revision_does_without_alembic_and_an_older_database
 
     app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k"})
     with app.app_context():
-        from screening.schema import _init_migrate, database_revision
+        from screening.schema import init_migrate, database_revision
 
-        _init_migrate(app)
+        init_migrate(app)
         downgrade(directory=str(MIGRATIONS), revision="2c7ca12190b2")
         assert database_revision() == "2c7ca12190b2"
         db.engine.dispose()
