@@ -205,8 +205,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="build the cached databases again")
     parser.add_argument("--json", type=Path, help="also write the figures to this file (run_all.py)")
     parser.add_argument("--explain", action="store_true",
-                        help="instead: query plans and timings of the 'to review' query on scratch copies, as the "
-                             "app runs it and with the index changes the results recommend")
+                        help="instead: plans and timings of the app's first-page queries on scratch copies")
     args = parser.parse_args()
     logging.getLogger("screening").setLevel(logging.ERROR)
     if args.explain:
