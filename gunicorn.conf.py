@@ -29,3 +29,16 @@ def post_fork(server, worker):
     app = server.app.wsgi()
     with app.app_context():
         db.engine.dispose(close=False)
+
+
+def when_ready(server):
+    """Rate limits counted in process memory are counted per worker: with several workers each limit
+    is that many times looser. Say so at start-up (docs/deploy.md: set a shared store such as Redis)."""
+    app = server.app.wsgi()  # loaded already (preload_app)
+    storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if server.cfg.workers > 1 and storage.startswith("memory://"):
+        server.log.warning(
+            "Rate limits are kept in each worker's memory (RATELIMIT_STORAGE_URI=memory://), so with %d workers "
+            "a client may make up to %d times the configured attempts. Set SCREENING_RATELIMIT_STORAGE_URI to a "
+            "shared store, e.g. redis://127.0.0.1:6379/0 (see docs/deploy.md).", server.cfg.workers,
+            server.cfg.workers)

@@ -205,8 +205,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="build the cached databases again")
     parser.add_argument("--json", type=Path, help="also write the figures to this file (run_all.py)")
     parser.add_argument("--explain", action="store_true",
-                        help="instead: query plans and timings of the 'to review' query on scratch copies, as the "
-                             "app runs it and with the index changes the results recommend")
+                        help="instead: plans and timings of the app's first-page queries on scratch copies")
     args = parser.parse_args()
     logging.getLogger("screening").setLevel(logging.ERROR)
     if args.explain:
@@ -300,23 +299,22 @@ def main() -> None:
     harness.write_json(args.json, result)
 
 
-def app_rank_sql(dialect_name: str, rank: int) -> str:
-    """The app's own 'to review' query for one severity rank (worklist._rank_query), as SQL text."""
+def app_rank_sql(dialect_name: str, rank: int, review_state: str = "to_review") -> str:
+    """The app's own query for one severity rank (worklist._rank_query), as SQL text."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     from screening.clinician.worklist import _rank_query
 
     dialect = postgresql.dialect() if dialect_name == "postgresql" else sqlite.dialect()
-    return str(_rank_query(rank, "to_review", None, False, 51).compile(
+    return str(_rank_query(rank, review_state, None, False, 51).compile(
         dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
-PROTOTYPE_SQL = ("SELECT id, severity_rank, submitted_at FROM submission WHERE severity_rank = {rank} "
-                 "AND reviewed_at IS NULL ORDER BY submitted_at DESC, id DESC LIMIT 51")
+EXPLAINED = (("to_review", "first 'to review' page"), ("all", "first page, all submissions"))
 
 
 def first_page_ms(execute, sql_for_rank, repeat: int = 15) -> float:
-    """Median ms of the first 'to review' page's queries: one per rank until 51 rows (as worklist_page)."""
+    """Median ms of a first page's queries: one per rank until 51 rows (as worklist_page)."""
     def page() -> float:
         start, found = time.perf_counter(), 0
         for rank in range(5):
@@ -330,32 +328,25 @@ def first_page_ms(execute, sql_for_rank, repeat: int = 15) -> float:
 
 
 def explain(with_postgres: bool) -> None:
-    """Query-level evidence for the 'to review' page: plans and timings as is and with a prototype of
-    the recommended change (reviewed_at on submission + a partial index), on scratch copies."""
+    """Query-level evidence for the first pages: the app's queries, their plans and timings, on
+    scratch copies of the 100,000-submission databases."""
     import sqlite3
 
-    print(f"== Benchmark 4, explain: the 'to review' query with {N:,} submissions (scratch copies)")
+    print(f"== Benchmark 4, explain: the work list's queries with {N:,} submissions (scratch copies)")
     template, _ = sqlite_template(False)
     with tempfile.TemporaryDirectory(prefix="screening-bench-explain-") as tmp:
         copy = Path(tmp) / "copy.sqlite3"
         shutil.copy(template / "screening.sqlite3", copy)
         conn = sqlite3.connect(copy, isolation_level=None)
         run = lambda sql: conn.execute(sql).fetchall()  # noqa: E731
-        print("\n   SQLite, the app's query (rank 2):\n     " + app_rank_sql("sqlite", 2).replace("\n", " "))
-        for row in conn.execute("EXPLAIN QUERY PLAN " + app_rank_sql("sqlite", 2)):
-            print(f"     plan: {row[3]}")
-        as_is = first_page_ms(run, lambda r: app_rank_sql("sqlite", r))
-        conn.execute("ALTER TABLE submission ADD COLUMN reviewed_at DATETIME")
-        conn.execute("UPDATE submission SET reviewed_at = (SELECT reviewed_at FROM submission_review r "
-                     "WHERE r.submission_id = submission.id)")
-        conn.execute("CREATE INDEX ix_submission_to_review ON submission (severity_rank, submitted_at, id) "
-                     "WHERE reviewed_at IS NULL")
-        prototype = first_page_ms(run, lambda r: PROTOTYPE_SQL.format(rank=r))
-        for row in conn.execute("EXPLAIN QUERY PLAN " + PROTOTYPE_SQL.format(rank=2)):
-            print(f"     prototype plan: {row[3]}")
+        for state, label in EXPLAINED:
+            print(f"\n   SQLite, {label}, the app's query (rank 2):\n     "
+                  + app_rank_sql("sqlite", 2, state).replace("\n", " "))
+            for row in conn.execute("EXPLAIN QUERY PLAN " + app_rank_sql("sqlite", 2, state)):
+                print(f"     plan: {row[3]}")
+            took = first_page_ms(run, lambda r: app_rank_sql("sqlite", r, state))  # noqa: B023
+            print(f"   SQLite {label}, queries only: {took:.2f} ms")
         conn.close()
-        print(f"   SQLite first 'to review' page, queries only: as is {as_is:.1f} ms; with reviewed_at on submission "
-              f"and a partial index WHERE reviewed_at IS NULL: {prototype:.2f} ms")
     if not with_postgres:
         return
     cluster = pg_cluster()
@@ -373,25 +364,12 @@ def explain(with_postgres: bool) -> None:
                 cursor = conn.execute(sql)
                 return cursor.fetchall() if cursor.description else []
             run("VACUUM ANALYZE")
-            print(f"\n   PostgreSQL ({cluster.version()}), EXPLAIN ANALYZE of the app's query (rank 2):")
-            for (line,) in conn.execute("EXPLAIN ANALYZE " + app_rank_sql("postgresql", 2)):
-                print(f"     {line}")
-            as_is = first_page_ms(run, lambda r: app_rank_sql("postgresql", r))
-            run("CREATE INDEX ix_covering ON submission (severity_rank, submitted_at, id)")
-            run("VACUUM ANALYZE submission")
-            covering = first_page_ms(run, lambda r: app_rank_sql("postgresql", r))
-            run("ALTER TABLE submission ADD COLUMN reviewed_at timestamp")
-            run("UPDATE submission s SET reviewed_at = r.reviewed_at FROM submission_review r "
-                "WHERE r.submission_id = s.id")
-            run("CREATE INDEX ix_submission_to_review ON submission (severity_rank, submitted_at, id) "
-                "WHERE reviewed_at IS NULL")
-            run("VACUUM ANALYZE submission")
-            prototype = first_page_ms(run, lambda r: PROTOTYPE_SQL.format(rank=r))
-            for (line,) in conn.execute("EXPLAIN ANALYZE " + PROTOTYPE_SQL.format(rank=2)):
-                print(f"     prototype: {line}")
-        print(f"   PostgreSQL first 'to review' page, queries only: as is {as_is:.1f} ms; with an index on "
-              f"(severity_rank, submitted_at, id): {covering:.1f} ms; with reviewed_at on submission and a partial "
-              f"index WHERE reviewed_at IS NULL: {prototype:.2f} ms")
+            for state, label in EXPLAINED:
+                print(f"\n   PostgreSQL ({cluster.version()}), {label}, EXPLAIN ANALYZE of the app's query (rank 2):")
+                for (line,) in conn.execute("EXPLAIN ANALYZE " + app_rank_sql("postgresql", 2, state)):
+                    print(f"     {line}")
+                took = first_page_ms(run, lambda r: app_rank_sql("postgresql", r, state))  # noqa: B023
+                print(f"   PostgreSQL {label}, queries only: {took:.2f} ms")
     finally:
         try:
             pg.admin_execute(cluster.url(), "DROP DATABASE IF EXISTS scratch_worklist")

@@ -86,11 +86,13 @@ def build(session, n: int, question_set_version_id: int, rule_set_version_id: in
                             "question_set_version_id": question_set_version_id,
                             "rule_set_version_id": rule_set_version_id, "answers": answers,
                             "created_at": when, "submitted_at": when})
+            reviewed = i > unreviewed_oldest
             submissions.append({"id": i, "intake_id": i, "submitted_at": when, "answers": answers, "result": result,
-                                "severity_rank": rank,
+                                "severity_rank": rank, "reviewed_at": T0 if reviewed else None,
+                                "reviewed_by": reviewer_id if reviewed else None,
                                 **{f"{sev}_count": sum(1 for f in flags if f.get("severity") == sev)
                                    for sev in ("exclude", "urgent", "review", "info")}})
-            if i > unreviewed_oldest:
+            if reviewed:
                 reviews.append({"submission_id": i, "reviewed_by": reviewer_id, "reviewer_email": reviewer_email,
                                 "reviewed_at": T0})
         session.execute(insert(Intake), intakes)

@@ -48,7 +48,7 @@ class Defaults:
     ADMIN_UPLOAD_MAX_BYTES = 512 * 1024  # an imported YAML file or an answers file
     ADMIN_TRY_SUBMISSIONS = 25  # past submissions offered by "Try a rule set"
     # Reports
-    REPORT_RENDER_ON_SUBMIT = True
+    REPORT_RENDER_ON_SUBMIT = True  # after the patient's response is sent; else on first download
     REPORT_PAGE_SIZE = "letter"  # or "A4"
     # Security
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}

@@ -7,6 +7,7 @@ for the life of the process.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -109,6 +110,20 @@ def compile_question_set(row: QuestionSetVersion) -> QuestionSet:
     if key not in _compiled:
         _compiled[key] = parse_question_set(row.yaml_text, f"{row.set_id} v{row.version}")
     return _compiled[key]
+
+
+_by_version_id: dict[tuple[Any, int], QuestionSet] = {}
+
+
+def question_set_of_version(version_id: int) -> QuestionSet:
+    """The compiled question set of a published version, by its id. Versions are immutable, so
+    after the first call this makes no query (the patient's pages ask on every request). Keyed by
+    the database URL too: one process may serve several databases (the tests do)."""
+    key = (db.engine.url, version_id)
+    qs = _by_version_id.get(key)
+    if qs is None:
+        qs = _by_version_id[key] = compile_question_set(db.session.get(QuestionSetVersion, version_id))
+    return qs
 
 
 def compile_rule_set(row: RuleSetVersion, qs_row: QuestionSetVersion) -> RuleSet:

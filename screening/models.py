@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, SmallInteger, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import db
@@ -81,7 +81,12 @@ class Submission(db.Model):
     """A submitted intake with its result, evaluated once at submission and never recomputed."""
 
     __tablename__ = "submission"
-    __table_args__ = (Index("ix_submission_worklist", "severity_rank", "submitted_at"),)
+    __table_args__ = (
+        Index("ix_submission_worklist", "severity_rank", "submitted_at", "id"),
+        # The default work list ("to review") scans only the submissions nobody has reviewed yet.
+        Index("ix_submission_to_review", "severity_rank", "submitted_at", "id",
+              sqlite_where=text("reviewed_at IS NULL"), postgresql_where=text("reviewed_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     intake_id: Mapped[int] = mapped_column(ForeignKey("intake.id"), unique=True)  # one per intake
@@ -95,6 +100,9 @@ class Submission(db.Model):
     info_count: Mapped[int] = mapped_column(SmallInteger, default=0)
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     pdf_rendered_at: Mapped[datetime.datetime | None]
+    # Set together with the review's record (clinician.models.SubmissionReview, which holds the note).
+    reviewed_at: Mapped[datetime.datetime | None]
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("user.id", name="fk_submission_reviewed_by_user"))
 
     intake: Mapped[Intake] = relationship(back_populates="submission")
 

@@ -10,11 +10,11 @@ import re
 
 from sqlalchemy import select
 
-from screening.clinician.models import SubmissionReview
+from screening.clinician.models import SubmissionReview, record_review
 from screening.clinician.worklist import Cursor, worklist_page
 from screening.db import db
 from screening.invitations import create_invitation, find_intake
-from screening.models import AuditEvent, Intake, Submission
+from screening.models import AuditEvent, Intake, Submission, User
 from test_clinician_support import (case_answers, clinician, clinician_client, csrf_from, make_submission,  # noqa: F401
                                     make_user, sign_in, staff_app)
 
@@ -152,7 +152,7 @@ def test_worklist_filters(staff_app, clinician_client):
     html = clinician_client.get("/staff/?review=all&severity=none").get_data(as_text=True)
     assert names_in_order(html) == ["Clear Clara"]
     with staff_app.app_context():
-        db.session.add(SubmissionReview(submission_id=ids["Urgent Uma"], reviewed_by=1, reviewer_email="x@y.org"))
+        record_review(db.session.get(Submission, ids["Urgent Uma"]), db.session.scalar(select(User).limit(1)))
         db.session.commit()
     to_review = names_in_order(clinician_client.get("/staff/").get_data(as_text=True))  # default: not reviewed
     assert "Urgent Uma" not in to_review and len(to_review) == 5
@@ -211,7 +211,8 @@ def test_cursor_round_trip_and_rejection():
 
 @pytest.mark.sqlite_only
 def test_worklist_query_uses_the_index_without_sorting(staff_app):
-    """Each page query is a range scan of ix_submission_worklist: no OFFSET, no temporary sort."""
+    """Each page query is a range scan of a work-list index (the default "to review" view: of the partial
+    index of unreviewed submissions): no OFFSET, no temporary sort."""
     from sqlalchemy.dialects import sqlite
 
     from screening.clinician.worklist import _rank_query
@@ -225,7 +226,8 @@ def test_worklist_query_uses_the_index_without_sorting(staff_app):
                     sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
                     assert not re.search(r"OFFSET (?!0\b)", sql.upper())  # SQLAlchemy writes OFFSET 0
                     plan = " | ".join(row[-1] for row in db.session.execute(db.text("EXPLAIN QUERY PLAN " + sql)))
-                    assert "ix_submission_worklist" in plan, plan
+                    index = "ix_submission_to_review" if state == "to_review" else "ix_submission_worklist"
+                    assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan
                     assert "TEMP B-TREE" not in plan, plan
 
 

@@ -44,11 +44,12 @@ def test_worklist_pages_stay_fast_with_100k_submissions(staff_app):
                             "question_set_version_id": qs.id, "rule_set_version_id": rs.id, "answers": {},
                             "created_at": when, "submitted_at": when})
             submissions.append({"id": i, "intake_id": i, "submitted_at": when, "answers": {}, "result": result,
-                                "severity_rank": rank})
+                                "severity_rank": rank, "reviewed_at": T0 if i > 60 else None,
+                                "reviewed_by": 10**6 if i > 60 else None})
         db.session.execute(insert(Intake), intakes)
-        db.session.execute(insert(Submission), submissions)
         db.session.add(User(id=10**6, email="r@example.org", password_hash="x", role="clinician"))
         db.session.flush()
+        db.session.execute(insert(Submission), submissions)
         # The hardest case for "not reviewed": all reviewed except the 60 oldest.
         db.session.execute(insert(SubmissionReview), [
             {"submission_id": i, "reviewed_by": 10**6, "reviewer_email": "r@example.org", "reviewed_at": T0}

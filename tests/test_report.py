@@ -76,7 +76,11 @@ def test_summary_marks_unanswered_hidden_and_ignored_items(staff_app, clinician_
     html = clinician_client.get(f"/staff/submissions/{incomplete}").get_data(as_text=True)
     row = re.search(r'<tr class="ans-unanswered">.*?phq9_7.*?</tr>', html, re.S).group(0)
     assert "Not answered" in row and "(required)" in row
-    assert re.search(r'<tr class="ans-hidden">.*?pcptsd_1.*?Not asked', html, re.S)
+    # Questions an earlier answer hid get no row of their own: one "Not asked" line lists them.
+    assert '<tr class="ans-hidden">' not in html
+    not_asked = re.findall(r'<p class="not-asked">(.*?)</p>', html, re.S)
+    assert any("Not asked" in line and "pcptsd_1, pcptsd_2" in line for line in not_asked), not_asked
+    assert "Have you had nightmares about the event(s)" not in html  # pcptsd_1's question
     assert "INCOMPLETE" in html and "not scored" in html
     html = clinician_client.get(f"/staff/submissions/{stale}").get_data(as_text=True)
     assert '<tr class="ans-hidden_ignored">' in html and "an earlier answer was ignored" in html
@@ -114,7 +118,7 @@ def test_pdf_text_has_identity_flags_because_scores_and_versions(staff_app, clin
     for part in ("question_set", "rule_set"):
         assert result[part]["id"] in everything
         assert squash(result[part]["content_hash"]) in squash(everything)
-    assert "Kroenke K, Spitzer RL, Williams JBW" in everything  # instrument citations
+    assert squash("Kroenke K, Spitzer RL, Williams JBW") in squash(everything)  # instrument citations
     assert "Answers by section" in everything and "Not asked" in everything
     assert [e.action for e in _events(staff_app) if e.action == "submission.pdf_viewed"] == ["submission.pdf_viewed"]
 
@@ -148,6 +152,45 @@ def test_pdf_is_rendered_at_submission_stored_and_rerendered_when_missing(staff_
     assert again.data.startswith(b"%PDF-") and calls == [1]
     with staff_app.app_context():
         assert db.session.get(Submission, sid).pdf == again.data  # and stored again
+
+
+def test_the_patients_send_does_not_wait_for_the_pdf(staff_app, monkeypatch):
+    """The PDF is rendered after the response to "Send my answers", outside that request, and stored."""
+    from flask import has_request_context
+
+    from intake_helpers import complete_intake, hidden_value, invite, open_link, page
+
+    staff_app.config["REPORT_RENDER_ON_SUBMIT"] = True
+    renders = []
+    real = pdf_module.render_pdf
+    monkeypatch.setattr(pdf_module, "render_pdf",
+                        lambda *a, **k: renders.append(has_request_context()) or real(*a, **k))
+    intake_id, token = invite(staff_app, patient_name="After Response")
+    client = staff_app.test_client()
+    open_link(client, token)
+    complete_intake(client, submit=False)
+    review = page(client.get("/intake/review"))
+    response = client.post("/intake/review", data={"csrf_token": hidden_value(review, "csrf_token")})
+    assert response.status_code == 303 and renders == []  # the patient's answer is ready, no PDF yet
+    response.close()  # what the WSGI server does once the response is sent
+    assert renders == [False]  # once, and outside the patient's request
+    with staff_app.app_context():
+        stored = db.session.scalar(select(Submission).where(Submission.intake_id == intake_id))
+        assert stored.pdf.startswith(b"%PDF-") and stored.pdf_rendered_at is not None
+    assert "After Response" in pdf_pages(stored.pdf)[0]
+
+
+def test_render_pending_pdfs_renders_every_missing_pdf_once(staff_app):
+    first = make_submission(staff_app, case_answers("01-suitable-candidate.json"), name="Pen Ding")
+    second = make_submission(staff_app, case_answers("02-exclude-vascular.json"), name="Also Pending", ref="MRN-2")
+    runner = staff_app.test_cli_runner()
+    result = runner.invoke(args=["render-pending-pdfs"])
+    assert result.exit_code == 0 and "Rendered 2 PDF(s); 0 failed." in result.output
+    with staff_app.app_context():
+        for sid, name in ((first, "Pen Ding"), (second, "Also Pending")):
+            assert name in pdf_pages(db.session.get(Submission, sid).pdf)[0]
+    again = runner.invoke(args=["render-pending-pdfs"])
+    assert again.exit_code == 0 and "Rendered 0 PDF(s)" in again.output
 
 
 def test_a_render_failure_never_loses_the_submission(staff_app, monkeypatch, caplog):
@@ -209,7 +252,7 @@ def test_urls_planted_in_answers_are_printed_as_text_and_never_fetched(staff_app
         data = pdf_module.render_pdf(summary, fetcher=fetcher)
         assert fetcher.served == ["screening-asset:report.css"] and fetcher.refused == []
         text = "\n".join(pdf_pages(data))
-        assert '<img src="file:///etc/passwd">' in text
+        assert squash('<img src="file:///etc/passwd">') in squash(text)  # printed as text (wrapped in its column)
         assert squash(f'<img src="{base}/name.png">Eve') in squash(text)
         # Even if the markup reached the renderer unescaped, the fetcher refuses file: and http:.
         from weasyprint import HTML

@@ -13,11 +13,11 @@ from flask import abort, current_app, g, jsonify, render_template, request, url_
 from flask_babel import refresh
 
 from .. import publishing
+from ..i18n import patient_languages
 from ..intake.flow import Journey, support_level
 from ..intake.forms import make_form
-from ..i18n import patient_languages
-from ..intake.views import (display_answer, fill_unposted, find_section, merge_page, problem_text, section_context,
-                            support_triggers, today)
+from ..intake.views import (display_answer, fill_unposted, find_section, merge_page, page_problems,
+                            section_context, support_triggers, today)
 from ..questions import parse_question_set
 from ..yaml_source import LoadError
 from .base import bp
@@ -134,15 +134,7 @@ def preview_page(set_id: str, section_id: str):
         target = journey.previous_before(section) or section
         return open_page(set_id, is_draft, qs, target, answers)
 
-    added = [item_id for item_id in visible if item_id not in shown]
-    notice = "added" if added else None
-    for problem in journey.problems(section):
-        if problem.item_id in added:
-            continue
-        if problem.kind == "gate":
-            notice = notice or "gate"
-        else:
-            errors[problem.item_id] = problem_text(qs, problem)
+    added, notice = page_problems(journey, section, visible, shown, errors)
     if errors or notice:
         return render_page(set_id, is_draft, qs, section, form, journey, answers, errors=errors, notice=notice,
                            added=len(added))

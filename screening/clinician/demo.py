@@ -22,7 +22,7 @@ from ..invitations import NoPublishedContent, create_invitation, revoke
 from ..models import Intake, User, utcnow
 from ..report.pdf import store_pdf
 from ..submissions import submit_intake
-from .models import SubmissionReview
+from .models import record_review
 
 DEMO_EMAIL = "demo.clinician@example.org"
 
@@ -150,9 +150,7 @@ def seed_demo_command(password: str | None) -> None:
             submission.submitted_at = intake.submitted_at = moment
             intake.created_at = intake.started_at = moment - datetime.timedelta(days=2)
             if reviewed:
-                db.session.add(SubmissionReview(submission_id=submission.id, reviewed_by=clinician.id,
-                                                reviewer_email=clinician.email,
-                                                reviewed_at=moment + datetime.timedelta(hours=1), note=reviewed))
+                record_review(submission, clinician, reviewed, at=moment + datetime.timedelta(hours=1))
             db.session.commit()
             submissions.append(submission)
             count += 1

@@ -21,10 +21,10 @@ from ..accounts.auth import STAFF_ROLES, staff_required
 from ..content import compile_question_set, current_question_set_version
 from ..db import db
 from ..invitations import NoPublishedContent, create_invitation, hash_token, revoke
-from ..models import INTAKE_STATES, Intake, Submission, utcnow
+from ..models import INTAKE_STATES, Intake, Submission
 from ..report.summary import format_time, humanize, score_name, summary_for_submission
 from .forms import ActionForm, InvitationForm, ReviewForm
-from .models import SubmissionReview
+from .models import SubmissionReview, record_review
 from .worklist import RANK_NAMES, REVIEW_STATES, Cursor, worklist_page
 
 bp = Blueprint("clinician", __name__, url_prefix="/staff")
@@ -301,8 +301,7 @@ def review(submission_id: int):
         flash(f"Submission {submission.id} was already reviewed by {existing.reviewer_email}.", "info")
         return redirect(url_for(".summary", submission_id=submission.id))
     note = (form.note.data or "").strip() or None
-    db.session.add(SubmissionReview(submission_id=submission.id, reviewed_by=current_user.id,
-                                    reviewer_email=current_user.email, reviewed_at=utcnow(), note=note))
+    record_review(submission, current_user, note)
     audit.record(current_user.actor, "submission.reviewed", f"submission:{submission.id}", with_note=note is not None)
     try:
         db.session.commit()

@@ -1,6 +1,7 @@
 """The work list: submissions by highest flag severity (exclude first), then newest first.
 
-Keyset pagination on the ``(severity_rank, submitted_at)`` index, never OFFSET: a page is at most
+Keyset pagination on the ``(severity_rank, submitted_at, id)`` indexes (one partial, of the
+submissions not yet reviewed, for the default view), never OFFSET: a page is at most
 one index range scan per severity rank (five ranks), each ``severity_rank = r AND (submitted_at,
 id) < cursor ORDER BY submitted_at DESC, id DESC LIMIT n``, so page 2,000 costs what page 1 does.
 (Mixed sort directions -- rank ascending, time descending -- cannot be one range scan, hence one
@@ -12,7 +13,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import defer, joinedload
 
 from ..db import db
@@ -66,11 +67,10 @@ def _rank_query(rank: int, review_state: str, cursor: Cursor | None, backwards: 
     if cursor is not None and cursor.rank == rank:
         bound = tuple_(cursor.submitted_at, cursor.id)
         query = query.where(key > bound if backwards else key < bound)
-    reviewed = exists().where(SubmissionReview.submission_id == Submission.id)
     if review_state == "to_review":
-        query = query.where(~reviewed)
+        query = query.where(Submission.reviewed_at.is_(None))  # the partial index ix_submission_to_review
     elif review_state == "reviewed":
-        query = query.where(reviewed)
+        query = query.where(Submission.reviewed_at.is_not(None))
     if backwards:
         return query.order_by(Submission.submitted_at.asc(), Submission.id.asc()).limit(limit)
     return query.order_by(Submission.submitted_at.desc(), Submission.id.desc()).limit(limit)

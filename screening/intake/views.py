@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from .. import audit
 from ..security import configured, limiter
-from ..content import compile_question_set
+from ..content import question_set_of_version
 from ..db import db
 from ..i18n import patient_languages
 from ..invitations import NoPublishedContent, create_invitation, find_intake
@@ -37,6 +37,9 @@ from .forms import INVALID, MISSING, PlainForm, SectionForm, make_form, none_lab
 bp = Blueprint("intake", __name__)
 
 OPEN_STATES = ("not_started", "in_progress")
+# The last activity is written to the session cookie at most once a minute: an unchanged session is not
+# signed and sent again on every page (the idle limit is counted in tens of minutes).
+SEEN_RESOLUTION_S = 60
 SESSION_KEYS = ("intake_id", "intake_seen", "intake_support", "intake_validate", "intake_link")
 
 NOTICES = {
@@ -100,7 +103,8 @@ def session_intake(for_update: bool = False) -> Intake | None:
         return None
     idle = float(current_app.config["INTAKE_IDLE_MINUTES"]) * 60
     now = int(time.time())
-    if now - int(session.get("intake_seen") or 0) > idle:
+    seen = int(session.get("intake_seen") or 0)
+    if now - seen > idle:
         forget_intake()
         g.session_state = "ended"
         return None
@@ -112,13 +116,15 @@ def session_intake(for_update: bool = False) -> Intake | None:
         forget_intake()
         g.session_state = "ended"
         return None
-    session["intake_seen"] = now
+    if now - seen >= SEEN_RESOLUTION_S:
+        session["intake_seen"] = now
     return intake
 
 
 def pinned_set(intake: Intake) -> QuestionSet:
-    """The intake's pinned question set, in the patient's language."""
-    return compile_question_set(intake.question_set_version).in_language(g.get("patient_language") or "en")
+    """The intake's pinned question set in the patient's language, without loading its version row (or its
+    YAML text) per request."""
+    return question_set_of_version(intake.question_set_version_id).in_language(g.get("patient_language") or "en")
 
 
 # -- language ---------------------------------------------------------------------------------------
@@ -373,17 +379,35 @@ def save_section(section_id: str, csrf_failed: bool = False):
             intake.language = g.patient_language  # the language these answers were given in
     if action.startswith(LANGUAGE_ACTION):
         return switch_language(intake, section, action[len(LANGUAGE_ACTION):])
+    return_to_review = form.return_to.data == "review"
+    added: list[str] = []
+    notice = None
+    if not errors and action != "back":
+        added, notice = page_problems(journey, section, visible, shown, errors)
+        if not errors and not notice and section.id not in (intake.completed_sections or []):
+            intake.completed_sections = [*(intake.completed_sections or []), section.id]
+    # One commit, after which nothing reads the (now expired) intake again: no second SELECT.
     db.session.commit()
 
-    if errors:
-        return render_section(intake, qs, section, form, journey, errors, None)
-    return_to_review = form.return_to.data == "review"
+    if errors or notice:
+        return render_section(intake, qs, section, form, journey, errors, notice, added=len(added))
     if action == "back":
         target = None if return_to_review else journey.previous_before(section)
         if target is None and not return_to_review:
             target = section
         return leave_page(journey, section, section_url(target))
+    if return_to_review:
+        target = journey.first_incomplete()
+    else:
+        target = journey.next_after(section)
+    return leave_page(journey, section, section_url(target))
 
+
+def page_problems(journey: Journey, section: Section, visible: set[str], shown: set[str],
+                  errors: dict[str, str]) -> tuple[list[str], str | None]:
+    """Pressing Next on a page without field errors: the items that appeared with this save (not
+    an error yet: the patient has not seen them), the notice to show, and the page's other problems
+    added to ``errors``."""
     added = [item_id for item_id in visible if item_id not in shown]
     notice = "added" if added else None
     for problem in journey.problems(section):
@@ -392,17 +416,8 @@ def save_section(section_id: str, csrf_failed: bool = False):
         if problem.kind == "gate":
             notice = notice or "gate"
         else:
-            errors[problem.item_id] = problem_text(qs, problem)
-    if errors or notice:
-        return render_section(intake, qs, section, form, journey, errors, notice, added=len(added))
-    if section.id not in (intake.completed_sections or []):
-        intake.completed_sections = [*(intake.completed_sections or []), section.id]
-        db.session.commit()
-    if return_to_review:
-        target = journey.first_incomplete()
-    else:
-        target = journey.next_after(section)
-    return leave_page(journey, section, section_url(target))
+            errors[problem.item_id] = problem_text(journey.qs, problem)
+    return added, notice
 
 
 def switch_language(intake: Intake, section: Section, code: str):

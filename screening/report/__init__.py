@@ -1,7 +1,8 @@
 """The clinician summary as HTML and PDF, from one template; WeasyPrint with a locked-down fetcher.
 
-``init_app`` connects the renderer to ``submission_created`` (the PDF is made once, at
-submission), serves the report stylesheet to the clinician page, and adds ``render-pdf``.
+``init_app`` connects the renderer to ``submission_created`` (the PDF is made once, after the
+submission's response), serves the report stylesheet to the clinician page, and adds ``render-pdf``
+and ``render-pending-pdfs``.
 WeasyPrint itself is imported only when a PDF is rendered.
 """
 
@@ -26,10 +27,11 @@ def asset(name: str):
 
 def init_app(app: Flask) -> None:
 
-    from .cli import render_pdf_command
+    from .cli import render_pdf_command, render_pending_pdfs_command
     from .pdf import on_submission_created
 
     app.register_blueprint(bp)
     app.cli.add_command(render_pdf_command)
+    app.cli.add_command(render_pending_pdfs_command)
     # A module-level function: connecting it again for another app is a no-op.
     submission_created.connect(on_submission_created)

@@ -54,3 +54,20 @@ def render_pdf_command(answers_file: Path, output: Path, question_set_path: Path
     except OSError as exc:
         fail(f"{output}: cannot write the PDF: {exc.strerror or exc}")
     click.echo(f"Wrote {output} ({len(pdf) // 1024 + 1} KiB, {len(result.flags)} flag(s)).")
+
+
+@click.command("render-pending-pdfs")
+@with_appcontext
+def render_pending_pdfs_command() -> None:
+    """Render and store the PDF of every submission that has none yet (e.g. from a timer, or after
+    a restart interrupted the render that follows a submission)."""
+    from ..db import db
+    from ..models import Submission
+    from .pdf import pending_ids, try_store_pdf
+
+    ids = pending_ids()
+    failed = [sid for sid in ids if not try_store_pdf(db.session.get(Submission, sid))]
+    click.echo(f"Rendered {len(ids) - len(failed)} PDF(s); {len(failed)} failed"
+               + (f" (submissions {', '.join(map(str, failed))}; see the log)." if failed else "."))
+    if failed:
+        raise SystemExit(1)

@@ -1,14 +1,18 @@
 """Rendering the summary to PDF with WeasyPrint (imported only when a PDF is made).
 
-A submission's PDF is rendered once, when it is created (``submission_created``), and stored in
-``submission.pdf``; ``ensure_pdf`` renders it again if it is missing.
+A submission's PDF is rendered once and stored in ``submission.pdf``. With
+``REPORT_RENDER_ON_SUBMIT`` (the default) it is rendered when the submission is created -- inside
+a request, *after* the response has been sent, so the patient's "Send my answers" does not wait
+the second it takes. If that render never happens (the setting is off, the worker was stopped,
+the render failed), ``ensure_pdf`` renders it on the first download, and ``flask render-pending-pdfs``
+renders every missing one.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import current_app, render_template
+from flask import after_this_request, current_app, has_request_context, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
@@ -61,14 +65,49 @@ def ensure_pdf(submission_id: int) -> tuple[Submission, bytes] | None:
 
 
 def on_submission_created(sender, submission: Submission, **extra) -> None:
-    """Render and store the PDF of a new submission. A failure never touches the submission itself."""
+    """Render and store the PDF of a new submission: after the response when in a request, else now."""
     if not current_app.config.get("REPORT_RENDER_ON_SUBMIT", True):
         return
+    if not has_request_context():
+        try_store_pdf(submission)
+        return
+    app, submission_id = current_app._get_current_object(), submission.id
+
+    @after_this_request
+    def render_after_response(response):
+        response.call_on_close(lambda: store_missing_pdf(app, submission_id))
+        return response
+
+
+def store_missing_pdf(app, submission_id: int) -> None:
+    """Render and store one submission's PDF unless it has one (runs outside any request)."""
+    with app.app_context():
+        try:
+            submission = db.session.get(Submission, submission_id)
+            if submission is not None and not _has_pdf(submission_id):
+                try_store_pdf(submission)
+        finally:
+            db.session.remove()
+
+
+def pending_ids() -> list[int]:
+    """Submissions without a stored PDF, oldest first."""
+    return list(db.session.scalars(select(Submission.id).where(Submission.pdf.is_(None)).order_by(Submission.id)))
+
+
+def _has_pdf(submission_id: int) -> bool:
+    return db.session.scalar(select(Submission.pdf.is_not(None)).where(Submission.id == submission_id)) or False
+
+
+def try_store_pdf(submission: Submission) -> bool:
+    """``store_pdf``, a failure logged and never touching the submission itself (it is committed)."""
     submission_id = submission.id
     try:
         store_pdf(submission)
-    except Exception as exc:  # noqa: BLE001 - the submission is committed already; keep it, log, move on
+    except Exception as exc:  # noqa: BLE001 - keep the submission, log, move on
         db.session.rollback()
         # No patient data in logs: the submission id and the kind of error only.
-        log.error("The PDF of submission %s was not rendered at submission (%s); it will be rendered "
-                  "when first downloaded.", submission_id, type(exc).__name__)
+        log.error("The PDF of submission %s was not rendered (%s); it will be rendered when first "
+                  "downloaded.", submission_id, type(exc).__name__)
+        return False
+    return True

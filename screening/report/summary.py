@@ -103,15 +103,19 @@ class AnswerRow:
     item_id: str
     text: str
     answer: str | None
-    status: str  # answered | unanswered | hidden | hidden_ignored | rejected
+    status: str  # answered | unanswered | hidden_ignored | rejected
     note: str | None = None
 
 
 @dataclass
 class SectionView:
+    """One section of the answers appendix. Questions an earlier answer hid (and that hold no answer)
+    are listed by id in ``not_asked`` instead of a row each: the appendix is then as long as what
+    the patient actually saw."""
     id: str
     title: str
     rows: list[AnswerRow]
+    not_asked: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -301,7 +305,7 @@ def _sections(qs: QuestionSet, answers: dict, as_of: datetime.date, ignored: set
     hidden = qs.resolve(valid, as_of).hidden
     sections = []
     for section in qs.sections:
-        rows = []
+        rows, not_asked = [], []
         for item in section.items:
             raw = answers.get(item.id) if isinstance(answers, dict) else None
             if item.id in rejected:
@@ -312,14 +316,13 @@ def _sections(qs: QuestionSet, answers: dict, as_of: datetime.date, ignored: set
                     rows.append(AnswerRow(item.id, item.text, format_answer(item, raw), "hidden_ignored",
                                           "not asked (hidden by an earlier answer); this earlier answer was ignored"))
                 else:
-                    rows.append(AnswerRow(item.id, item.text, None, "hidden",
-                                          "not asked (hidden by an earlier answer)"))
+                    not_asked.append(item.id)
             elif raw is None:
                 rows.append(AnswerRow(item.id, item.text, None, "unanswered",
                                       "required, not answered" if item.required else "not answered"))
             else:
                 rows.append(AnswerRow(item.id, item.text, format_answer(item, raw), "answered"))
-        sections.append(SectionView(section.id, section.title, rows))
+        sections.append(SectionView(section.id, section.title, rows, not_asked))
     return sections
 
 
