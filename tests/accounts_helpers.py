@@ -39,9 +39,17 @@ def code_at(secret: str, moment: float) -> str:
     return pyotp.TOTP(secret).at(moment)
 
 
+def start_enrolment(client):
+    """Press "Show the QR code" on the enrolment page: the page with the new key."""
+    token = csrf_from(client, "/staff/account/two-factor")
+    started = client.post("/staff/account/two-factor", data={"csrf_token": token, "start": "1"})
+    assert started.status_code == 303 and started.headers["Location"] == "/staff/account/two-factor"
+    return client.get("/staff/account/two-factor")
+
+
 def enrol(client, clock: FixedClock) -> tuple[str, list[str]]:
     """Set up two-factor for the signed-in user of ``client``: (the key from the page, the recovery codes)."""
-    page = client.get("/staff/account/two-factor")
+    page = start_enrolment(client)
     assert page.status_code == 200, page.status_code
     text = page.get_data(as_text=True)
     assert 'src="data:image/svg+xml' in text  # the QR code is drawn by the app itself

@@ -54,6 +54,7 @@ def test_two_factor_and_account_screens_in_a_browser(staff_app, live_server, mon
             page.wait_for_url(live_server + "/staff/")
             page.click("a.who")
             page.click("text=Set up two-factor sign-in")
+            page.click("text=Show the QR code")
             qr = page.locator("img.qr")
             assert qr.evaluate("img => img.complete && img.naturalWidth > 0")  # drawn by the app, allowed by the CSP
             check("enrolment")

@@ -8,8 +8,8 @@ import datetime
 
 from sqlalchemy import select
 
-from accounts_helpers import (audit_events, code_at, enrol, enter_code, fixed_clock, page_text,
-                              sign_in_with_code)
+from accounts_helpers import (SECRET_RE, audit_events, code_at, enrol, enter_code, fixed_clock, page_text,
+                              sign_in_with_code, start_enrolment)
 from screening import create_app
 from screening.accounts.models import RecoveryCode, StaffSession, TwoFactor
 from screening.db import db
@@ -22,9 +22,14 @@ EMAIL = "clin@example.org"
 
 def test_enrolment_then_sign_in_with_a_code_from_the_app(staff_app, clinician_client, clinician, monkeypatch):
     clock = fixed_clock(monkeypatch)
-    page = clinician_client.get("/staff/account/two-factor")
-    text = page_text(page)
+    first = page_text(clinician_client.get("/staff/account/two-factor"))
+    assert "Show the QR code" in first and "Scan this QR code" not in first
+    with staff_app.app_context():
+        assert db.session.scalar(select(TwoFactor.id)) is None  # looking at the page stores no key
+    text = page_text(start_enrolment(clinician_client))
     assert "Scan this QR code" in text and 'src="data:image/svg+xml' in text
+    again = page_text(clinician_client.get("/staff/account/two-factor"))
+    assert SECRET_RE.search(again).group(1) == SECRET_RE.search(text).group(1)  # a reload keeps the key
     token = csrf_from(clinician_client, "/staff/account/two-factor")
     wrong = clinician_client.post("/staff/account/two-factor", data={"csrf_token": token, "code": "000000"})
     assert wrong.status_code == 400 and "not correct" in page_text(wrong)

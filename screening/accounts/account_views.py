@@ -12,7 +12,7 @@ from .. import audit
 from ..clinician.views import require_staff
 from ..db import db
 from . import auth, two_factor
-from .forms import ChangePasswordForm, CodeForm, ConfirmPasswordForm
+from .forms import AccountActionForm, ChangePasswordForm, CodeForm, ConfirmPasswordForm
 from .models import TwoFactor
 
 bp = Blueprint("my_account", __name__, url_prefix="/staff/account")
@@ -79,12 +79,22 @@ def recovery_codes_page(codes: list[str], first: bool):
 
 @bp.route("/two-factor", methods=["GET", "POST"], endpoint="two_factor")
 def two_factor_page():
-    """Enrolment. The first GET stores a new, unconfirmed key (shown as the QR code); it signs in nobody
-    until a code from the app confirms it, and reloading shows the same key."""
+    """Enrolment. Pressing "Show the QR code" (a POST: a GET changes nothing) stores a new, unconfirmed key;
+    it signs in nobody until a code from the app confirms it, and reloading shows the same key."""
     if current_user.two_factor_enabled:
         return redirect(url_for("my_account.overview"))
-    row: TwoFactor = two_factor.pending_enrolment(current_user.id)
-    db.session.commit()
+    if request.method == "POST" and "start" in request.form:
+        if AccountActionForm().validate_on_submit():
+            two_factor.pending_enrolment(current_user.id)
+            db.session.commit()
+        return redirect(url_for("my_account.two_factor"), 303)
+    row: TwoFactor | None = two_factor.record_for(current_user.id)
+    required = current_app.config["REQUIRE_TWO_FACTOR"]
+    if row is None:
+        if request.method == "POST":  # a code for a key that was never shown
+            return redirect(url_for("my_account.two_factor"), 303)
+        return render_template("accounts/two_factor.html", nav="account", start_form=AccountActionForm(),
+                               required=required)
     form = CodeForm()
     error = None
     if form.validate_on_submit():
@@ -102,7 +112,7 @@ def two_factor_page():
     uri = two_factor.provisioning_uri(row, current_user.email)
     return render_template("accounts/two_factor.html", nav="account", form=form, error=error,
                            qr=two_factor.qr_data_uri(uri), secret=two_factor.grouped_secret(row.secret),
-                           required=current_app.config["REQUIRE_TWO_FACTOR"]), 200 if error is None else 400
+                           required=required), 200 if error is None else 400
 
 
 def _password_confirmed(form: ConfirmPasswordForm) -> bool:
