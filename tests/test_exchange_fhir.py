@@ -286,6 +286,30 @@ def test_a_submission_is_a_valid_bundle_referencing_its_questionnaire_version():
     assert bundle == submission_bundle(record, qs, URLS)  # stable ids: the same submission, the same Bundle
 
 
+def test_the_response_is_in_the_language_the_patient_answered_in_with_the_sets_own_texts_alongside():
+    record, qs = record_for("07-several-review-flags.json")
+    english = resources(submission_bundle(record, qs, URLS))["QuestionnaireResponse"][0]
+    assert english["language"] == "en" and "_text" not in json.dumps(english)
+    spanish_record = SubmissionRecord(**{**record.__dict__, "language": "es"})
+    bundle = submission_bundle(spanish_record, qs, URLS)
+    Bundle.model_validate(bundle)
+    response = resources(bundle)["QuestionnaireResponse"][0]
+    model = QuestionnaireResponse.model_validate(response)
+    assert response["language"] == model.language == "es"
+    items = {item["linkId"]: item for group in response["item"] for item in group["item"]}
+    spanish = qs.in_language("es")
+    assert response["item"][0]["text"] == "Antes de empezar"
+    assert translations_on(response["item"][0], "text") == {"en": "Before you start"}
+    assert items["phq9_1"]["text"] == spanish.items["phq9_1"].text
+    assert translations_on(items["phq9_1"], "text") == {"en": qs.items["phq9_1"].text}
+    value = record.visible_answers(qs)["phq9_1"]
+    coding = items["phq9_1"]["answer"][0]["valueCoding"]
+    assert coding["code"] == str(value) and coding["display"] == spanish.items["phq9_1"].choice_label(value)
+    assert translations_on(coding, "display") == {"en": qs.items["phq9_1"].choice_label(value)}
+    # Same answers, same codes: only what a person reads changes.
+    assert [i["linkId"] for g in english["item"] for i in g["item"]] == list(items)
+
+
 def test_phq9_and_gad7_totals_are_loinc_observations_and_flags_one_risk_assessment():
     record, qs = record_for("07-several-review-flags.json")
     found = resources(submission_bundle(record, qs, URLS))
