@@ -179,23 +179,6 @@ def test_another_tools_translations_import_and_load_with_a_regional_tag_read_as_
     assert spanish.items["sad"].text == "¿Triste?" and spanish.items["when"].choices["week"] == ("esta semana", None)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda q: q["item"][0]["item"][1].update(_text=translation("fr", "Acceptez-vous ?")),
-     "item 'consent_given' has a translation into 'fr', a language this service has no patient pages for "
-     "(it knows: Spanish (es))"),
-    (lambda q: q.update(language="es"), "Questionnaire.language is 'es': a question set's own texts are in English"),
-    (lambda q: q["item"][0]["item"][1].update(_text={"extension": [
-        {"url": TRANSLATION, "extension": [{"url": "lang", "valueCode": "es"}]}]}),
-     "item 'consent_given': a translation needs its 'lang' (a language code) and its 'content'"),
-])
-def test_a_translation_this_service_cannot_show_is_refused_naming_where(change, message):
-    resource = copy.deepcopy(exported())
-    change(resource)
-    with pytest.raises(ImportRefused) as refused:
-        import_questionnaire(resource)
-    assert message in str(refused.value)
-
-
 def test_a_plain_fhir_questionnaire_without_our_extensions_imports():
     resource = {"resourceType": "Questionnaire", "status": "active", "title": "Mood check", "name": "MoodCheck",
                 "item": [
@@ -235,6 +218,13 @@ def test_a_plain_fhir_questionnaire_without_our_extensions_imports():
      "Questionnaire.item[0].item[1].text: remove the special (invisible) characters"),
     (lambda q: q["item"][0]["item"][1].update(text="x" * 5000),
      "item 'consent_given': text: String should have at most 4000 characters"),
+    (lambda q: q["item"][0]["item"][1].update(_text=translation("fr", "Acceptez-vous ?")),
+     "item 'consent_given' has a translation into 'fr', a language this service has no patient pages for "
+     "(it knows: Spanish (es))"),
+    (lambda q: q.update(language="es"), "Questionnaire.language is 'es': a question set's own texts are in English"),
+    (lambda q: q["item"][0]["item"][1].update(_text={"extension": [
+        {"url": TRANSLATION, "extension": [{"url": "lang", "valueCode": "es"}]}]}),
+     "item 'consent_given': a translation needs its 'lang' (a language code) and its 'content'"),
 ])
 def test_a_questionnaire_that_cannot_be_imported_is_refused_naming_what_is_wrong(change, message):
     resource = copy.deepcopy(exported())
