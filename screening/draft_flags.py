@@ -4,8 +4,7 @@ The rules fire at submission; but a patient who gives an urgent answer (the cris
 shows at once) may close the browser without sending. So each save evaluates the draft with the
 intake's pinned sets and keeps, on the intake, which urgent rules it raises now and since when:
 staff see them on the work list until the intake is submitted (its own flags take over) or revoked
-(both clear them).
-Only rule ids are stored; their messages come from the pinned rule set.
+(both clear them). Only rule ids are stored; their messages come from the pinned rule set.
 """
 
 from __future__ import annotations
@@ -72,4 +71,3 @@ def open_urgent_drafts(limit: int = 5) -> UrgentDrafts:
     intakes = db.session.scalars(select(Intake).where(open_with_urgent_draft())
                                  .order_by(Intake.draft_urgent_at.asc(), Intake.id.asc()).limit(limit))
     return UrgentDrafts(count, list(intakes))
-    return UrgentDrafts(count, intakes)

@@ -149,3 +149,31 @@ def test_the_alert_query_reads_the_partial_index(staff_app):
         compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
         plan = " ".join(str(row[-1]) for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
     assert "ix_intake_draft_urgent" in plan, plan
+
+
+def test_upgrading_flags_the_urgent_drafts_saved_before_the_upgrade(app_ctx):
+    """b3d7e1a90c42 evaluates the open drafts already saved: an acute answer given before it is not missed."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import MetaData, insert, select
+
+    from screening.models import QuestionSetVersion, RuleSetVersion, utcnow
+    from screening.schema import MIGRATIONS
+
+    qs_id = db.session.scalar(select(QuestionSetVersion.id).limit(1))
+    rs_id = db.session.scalar(select(RuleSetVersion.id).limit(1))
+    db.session.remove()
+    downgrade(directory=str(MIGRATIONS), revision="8a1e0c2d5b71")
+    saved = utcnow().replace(microsecond=0)
+    acute = {"asq_1": True, "asq_2": False, "asq_3": False, "asq_4": False, "asq_5": True}
+    drafts = {1: ("in_progress", acute), 2: ("in_progress", {**acute, "asq_5": False}), 3: ("revoked", acute),
+              4: ("not_started", {})}
+    with db.engine.begin() as connection:
+        old = MetaData()
+        old.reflect(connection, only=["intake"])
+        connection.execute(insert(old.tables["intake"]), [
+            {"id": i, "token_hash": f"{i:064x}", "state": state, "question_set_version_id": qs_id,
+             "rule_set_version_id": rs_id, "answers": answers, "completed_sections": [], "created_at": saved,
+             "updated_at": saved} for i, (state, answers) in drafts.items()])
+    upgrade(directory=str(MIGRATIONS))
+    flags = {i.id: (i.draft_urgent_rules, i.draft_urgent_at) for i in db.session.scalars(select(Intake))}
+    assert flags == {1: (["asq-acute-positive"], saved), 2: (None, None), 3: (None, None), 4: (None, None)}
