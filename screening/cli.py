@@ -239,7 +239,6 @@ def export_fhir_submission_command(submission_id: int, output: Path | None) -> N
     from flask import current_app
 
     from . import exports
-
     from .exchange.fhir_base import FhirInvalid
 
     row = exports.submission(submission_id)

@@ -107,11 +107,20 @@ ERROR_TEXT = {
 }
 
 
+# Staff and admins are not patients: no "open the link you were sent", no "call the clinic".
+STAFF_ERROR_TEXT = {
+    403: ("You cannot open this page", "Your account does not have access to it. An admin can change your role."),
+    404: ("Page not found", "Check the address, or start again from the work list."),
+}
+STAFF_PREFIXES = ("/staff", "/admin")
+
+
 def error_page(status: int, title: str | None = None, text: str | None = None) -> tuple[str, int]:
-    default_title, default_text = ERROR_TEXT.get(status, ("Something went wrong",
-                                                          "Please try again in a few minutes."))
+    staff = request.path.startswith(STAFF_PREFIXES)
+    default_title, default_text = (staff and STAFF_ERROR_TEXT.get(status)) or ERROR_TEXT.get(
+        status, ("Something went wrong", "Please try again in a few minutes."))
     return render_template("error.html", status=status, title=title or default_title,
-                           text=text or default_text), status
+                           text=text or default_text, staff=staff), status
 
 
 def csrf_expired(exc: CSRFError):

@@ -168,7 +168,7 @@ class _Scanner(HTMLParser):
             self.problems.append(f"<meta> with {sorted(names - ALLOWED_META)}")
         if tag == "link":
             href = values.get("href", "")
-            if values.get("rel") != "stylesheet" or not (_url_ok(href, self.pdf) and (
+            if values.get("rel") not in ("stylesheet", "icon") or not (_url_ok(href, self.pdf) and (
                     href.startswith(("/static/", "/report-assets/")) or (self.pdf and href.startswith("screening-asset:")))):
                 self.problems.append(f"<link> {values.get('rel')!r} {href[:60]!r}")
         for name, value in attrs:

@@ -73,7 +73,7 @@ def test_a_used_code_is_refused_within_its_window(staff_app, clinician_client, c
     secret, _ = enrol(clinician_client, clock)  # the enrolment itself used the code of this step
     laptop, tablet = staff_app.test_client(), staff_app.test_client()
     replay = sign_in_with_code(laptop, EMAIL, code_at(secret, clock.now))
-    assert replay.status_code == 400 and "not correct" in page_text(replay)
+    assert replay.status_code == 400 and "was used already" in page_text(replay)
     clock.now += 30
     code = code_at(secret, clock.now)
     assert sign_in_with_code(laptop, EMAIL, code).status_code == 302

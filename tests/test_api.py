@@ -93,6 +93,20 @@ def test_the_api_lists_submissions_since_a_time_and_pages_through_them(staff_app
     assert {e[1] for e in audit_events(staff_app, "api.")} == {"api.list_submissions"}
 
 
+def test_the_list_and_the_bundle_say_the_language_the_patient_answered_in(staff_app, admin_client):
+    secret = create_token(admin_client)
+    spanish = make_submission(staff_app, case_answers("01-suitable-candidate.json"), language="es")
+    unrecorded = make_submission(staff_app, case_answers("01-suitable-candidate.json"))  # before languages
+    api = staff_app.test_client()
+    response = api.get("/api/v1/submissions", headers=bearer(secret))
+    conforms(staff_app, "/submissions", response)
+    assert {s["id"]: s["language"] for s in response.get_json()["data"]} == {spanish: "es", unrecorded: "en"}
+    bundle = api.get(f"/api/v1/submissions/{spanish}/fhir", headers=bearer(secret)).get_json()
+    answered = bundle["entry"][1]["resource"]
+    assert answered["resourceType"] == "QuestionnaireResponse" and answered["language"] == "es"
+    assert answered["item"][0]["text"] == "Antes de empezar"
+
+
 def test_a_submission_is_fetched_as_a_valid_fhir_bundle_and_each_fetch_is_audited(staff_app, admin_client):
     secret = create_token(admin_client)
     ident = make_submission(staff_app, case_answers("07-several-review-flags.json"), ref="MRN-7")

@@ -41,10 +41,12 @@ def make_user(app, email="clin@example.org", role="clinician", password=PASSWORD
         return user.id
 
 
-def make_submission(app, answers: dict, name="Pat Example", dob=None, ref="MRN-1", submitted_at=None) -> int:
+def make_submission(app, answers: dict, name="Pat Example", dob=None, ref="MRN-1", submitted_at=None,
+                    language=None) -> int:
     with app.app_context():
         intake, _ = create_invitation(name, dob, ref)
         intake.answers = dict(answers)
+        intake.language = language
         intake.state = "in_progress"
         db.session.commit()
         submission = submit_intake(intake)

@@ -32,7 +32,7 @@ def read_zip(data: bytes) -> tuple[list[dict], list[dict], list[str]]:
 def test_an_admin_exports_one_row_per_submission_with_a_matching_dictionary(staff_app, admin_client):
     suitable = case_answers("01-suitable-candidate.json")
     flagged = case_answers("07-several-review-flags.json")
-    first = make_submission(staff_app, suitable, ref="MRN-1")
+    first = make_submission(staff_app, suitable, ref="MRN-1", language="es")
     second = make_submission(staff_app, flagged, ref="MRN-2")
     response = admin_client.get(EXPORT)
     assert response.status_code == 200 and response.mimetype == "application/zip"
@@ -43,9 +43,14 @@ def test_an_admin_exports_one_row_per_submission_with_a_matching_dictionary(staf
     assert len(set(header)) == len(header)
     assert [r["submission_id"] for r in rows] == [str(first), str(second)]
     assert [r["clinic_ref"] for r in rows] == ["MRN-1", "MRN-2"]
+    assert [r["language"] for r in rows] == ["es", "en"]
     by_column = {d["column"]: d for d in dictionary}
     assert by_column["phq9_1"]["choices"].startswith("0, Not at all | 1, Several days")
     assert by_column["consent_given"]["choices"] == "1, yes | 0, no"
+    assert by_column["language"] == {"column": "language", "source_id": "", "type": "language",
+                                     "text": "The language the patient answered in",
+                                     "choices": "en, English | es, Spanish"}
+    assert header.index("language") < header.index("consent_given")
 
     qs = load_question_set(default_question_set_path)
     medications = qs.items["medications"]

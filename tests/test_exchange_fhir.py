@@ -110,6 +110,75 @@ def test_export_then_import_gives_an_equivalent_question_set():
             == evaluate(original, rules, answers, as_of).to_json()["scores"])
 
 
+TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
+
+
+def translations_on(element: dict, key: str) -> dict[str, str]:
+    """{lang: content} of the core translation extensions on ``element._<key>``."""
+    found = {}
+    for extension in (element.get("_" + key) or {}).get("extension") or []:
+        assert extension["url"] == TRANSLATION
+        parts = {part["url"]: part for part in extension["extension"]}
+        found[parts["lang"]["valueCode"]] = parts["content"]["valueString"]
+    return found
+
+
+def translation(language: str, content: str) -> dict:
+    return {"extension": [{"url": TRANSLATION, "extension": [{"url": "lang", "valueCode": language},
+                                                             {"url": "content", "valueString": content}]}]}
+
+
+def test_spanish_texts_travel_as_fhir_translation_extensions_on_the_validated_questionnaire():
+    resource = exported()
+    model = Questionnaire.model_validate(resource)
+    assert resource["language"] == "en" and model.language == "en"
+    spanish = question_set_document(DEFAULT_TEXT)["translations"]["es"]
+    assert translations_on(resource, "title") == {"es": spanish["title"]}
+    # The model read the primitive's extension, not just let it through.
+    text_ext = model.item[0].item[1].text__ext.extension[0]
+    assert text_ext.url == TRANSLATION and [e.url for e in text_ext.extension] == ["lang", "content"]
+    items = items_of(resource)
+    assert translations_on(items["consent"], "text") == {"es": "Antes de empezar"}
+    assert translations_on(items["consent.intro"], "text") == {"es": spanish["sections"]["consent"]["intro"]}
+    assert translations_on(items["sex_at_birth"], "text") == {"es": spanish["items"]["sex_at_birth"]["text"]}
+    assert translations_on(items["sex_at_birth.help"], "text") == {"es": spanish["items"]["sex_at_birth"]["help"]}
+    labels = {o["valueCoding"]["code"]: translations_on(o["valueCoding"], "display")
+              for o in items["sex_at_birth"]["answerOption"]}
+    assert labels["female"] == {"es": "Femenino"} and labels["prefer_not_to_say"] == {"es": "Prefiero no decirlo"}
+    assert translations_on(items["phq9_1"]["answerOption"][0]["valueCoding"], "display") == {"es": "Ningún día"}
+    unit = next(e for e in items["dep_episode_months"]["extension"] if e["url"].endswith("questionnaire-unit"))
+    assert translations_on(unit["valueCoding"], "display") == {"es": "meses"}
+    # What FHIR has no element for rides in the set's own extension.
+    own = json.loads(next(e["valueString"] for e in resource["extension"]
+                          if e["url"].endswith("/StructureDefinition/screening-question-set")))
+    rest = own["translations"]["es"]
+    assert rest["instruments"]["phq9"]["source"].startswith("PHQ-9, Spanish for the USA")
+    assert rest["checks"]["bp-order"]["message"].startswith("El número de abajo")
+    assert rest["items"]["medical_conditions"]["none_label"] == "Ninguno de estos"
+    assert "text" not in rest["items"]["medical_conditions"]
+
+
+def test_another_tools_translations_import_and_load_with_a_regional_tag_read_as_its_language():
+    resource = {"resourceType": "Questionnaire", "status": "active", "language": "en-US", "title": "Mood",
+                "_title": translation("es-MX", "Ánimo"), "item": [
+                    {"linkId": "mood", "type": "group", "text": "Mood", "_text": translation("es", "Ánimo"), "item": [
+                        {"linkId": "sad", "type": "boolean", "text": "Sad?", "_text": {"extension": [
+                            *translation("es-MX", "¿Triste? (MX)")["extension"],
+                            *translation("es", "¿Triste?")["extension"],
+                            *translation("en-GB", "Sad?")["extension"]]}},
+                        {"linkId": "when", "type": "choice", "text": "When?", "answerOption": [
+                            {"valueString": "today", "_valueString": translation("es", "hoy")},
+                            {"valueCoding": {"code": "week", "display": "This week",
+                                             "_display": translation("es", "esta semana")}}]}]}]}
+    Questionnaire.model_validate(resource)
+    doc = import_questionnaire(resource)
+    assert doc["translations"] == {"es": {"title": "Ánimo", "sections": {"mood": {"title": "Ánimo"}},
+                                          "items": {"sad": {"text": "¿Triste?"},
+                                                    "when": {"choices": {"today": "hoy", "week": "esta semana"}}}}}
+    spanish = parse_question_set(document_yaml(doc), "imported").translations["es"]
+    assert spanish.items["sad"].text == "¿Triste?" and spanish.items["when"].choices["week"] == ("esta semana", None)
+
+
 def test_a_plain_fhir_questionnaire_without_our_extensions_imports():
     resource = {"resourceType": "Questionnaire", "status": "active", "title": "Mood check", "name": "MoodCheck",
                 "item": [
@@ -149,6 +218,13 @@ def test_a_plain_fhir_questionnaire_without_our_extensions_imports():
      "Questionnaire.item[0].item[1].text: remove the special (invisible) characters"),
     (lambda q: q["item"][0]["item"][1].update(text="x" * 5000),
      "item 'consent_given': text: String should have at most 4000 characters"),
+    (lambda q: q["item"][0]["item"][1].update(_text=translation("fr", "Acceptez-vous ?")),
+     "item 'consent_given' has a translation into 'fr', a language this service has no patient pages for "
+     "(it knows: Spanish (es))"),
+    (lambda q: q.update(language="es"), "Questionnaire.language is 'es': a question set's own texts are in English"),
+    (lambda q: q["item"][0]["item"][1].update(_text={"extension": [
+        {"url": TRANSLATION, "extension": [{"url": "lang", "valueCode": "es"}]}]}),
+     "item 'consent_given': a translation needs its 'lang' (a language code) and its 'content'"),
 ])
 def test_a_questionnaire_that_cannot_be_imported_is_refused_naming_what_is_wrong(change, message):
     resource = copy.deepcopy(exported())
@@ -198,6 +274,30 @@ def test_a_submission_is_a_valid_bundle_referencing_its_questionnaire_version():
     refs = {entry["fullUrl"] for entry in bundle["entry"]}
     assert response["subject"]["reference"] in refs
     assert bundle == submission_bundle(record, qs, URLS)  # stable ids: the same submission, the same Bundle
+
+
+def test_the_response_is_in_the_language_the_patient_answered_in_with_the_sets_own_texts_alongside():
+    record, qs = record_for("07-several-review-flags.json")
+    english = resources(submission_bundle(record, qs, URLS))["QuestionnaireResponse"][0]
+    assert english["language"] == "en" and "_text" not in json.dumps(english)
+    spanish_record = SubmissionRecord(**{**record.__dict__, "language": "es"})
+    bundle = submission_bundle(spanish_record, qs, URLS)
+    Bundle.model_validate(bundle)
+    response = resources(bundle)["QuestionnaireResponse"][0]
+    model = QuestionnaireResponse.model_validate(response)
+    assert response["language"] == model.language == "es"
+    items = {item["linkId"]: item for group in response["item"] for item in group["item"]}
+    spanish = qs.in_language("es")
+    assert response["item"][0]["text"] == "Antes de empezar"
+    assert translations_on(response["item"][0], "text") == {"en": "Before you start"}
+    assert items["phq9_1"]["text"] == spanish.items["phq9_1"].text
+    assert translations_on(items["phq9_1"], "text") == {"en": qs.items["phq9_1"].text}
+    value = record.visible_answers(qs)["phq9_1"]
+    coding = items["phq9_1"]["answer"][0]["valueCoding"]
+    assert coding["code"] == str(value) and coding["display"] == spanish.items["phq9_1"].choice_label(value)
+    assert translations_on(coding, "display") == {"en": qs.items["phq9_1"].choice_label(value)}
+    # Same answers, same codes: only what a person reads changes.
+    assert [i["linkId"] for g in english["item"] for i in g["item"]] == list(items)
 
 
 def test_phq9_and_gad7_totals_are_loinc_observations_and_flags_one_risk_assessment():
@@ -274,6 +374,19 @@ def test_importing_a_questionnaire_makes_a_new_draft_set_and_a_bad_one_changes_n
         assert response.status_code == 400, reason
         assert "Not imported. Nothing was changed" in plain(response) and reason in plain(response)
     assert len(audit_events(staff_app, "import")) == 1
+
+
+def test_an_imported_instrument_translation_without_its_published_source_is_refused(staff_app, admin_client):
+    resource = exported(1)
+    own = next(e for e in resource["extension"] if e["url"].endswith("/StructureDefinition/screening-question-set"))
+    extras = json.loads(own["valueString"])
+    del extras["translations"]["es"]["instruments"]
+    own["valueString"] = json.dumps(extras)
+    response = fhir_upload(admin_client, json.dumps(resource).encode())
+    assert response.status_code == 400
+    assert ("'phq9_1' belongs to instrument 'phq9': use its published translation word for word"
+            in plain(response))
+    assert audit_events(staff_app, "import") == []
 
 
 def test_enable_when_operators_of_another_tool_become_conditions():

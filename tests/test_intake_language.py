@@ -95,6 +95,7 @@ def test_an_instrument_without_a_published_spanish_version_stays_in_english_with
     assert 'data-item="gad7_1" lang="en"' in gad7
     assert "Feeling nervous, anxious or on edge" in gad7
     assert "se muestran en inglés" in gad7
+    assert "Si una pregunta no le queda clara, llame a Test Clinic al 555-0100" in gad7  # someone to ask
     assert '<p class="intro" lang="en">Over the last 2 weeks' in gad7  # the GAD-7's own instructions
     assert '<span class="required" lang="es"> (obligatoria)</span>' in gad7
     phq9 = page(client.get("/intake/section/phq9"))
@@ -194,6 +195,17 @@ def test_a_spanish_intake_reaches_the_clinic_in_english_with_the_patients_langua
         in html.replace("&#39;", "'")
     assert "Little interest or pleasure in doing things" in html  # the clinic's language, not the patient's
     assert "Poco interés" not in html
+    # The clinician learns which instruments the patient read in English (no published Spanish version).
+    from screening.content import default_question_set_path
+    from screening.questions import load_question_set
+
+    qs = load_question_set(default_question_set_path)
+    published = qs.translations["es"].sources
+    english_only = [i.title for i in qs.instruments if i.id not in published]
+    assert english_only and len(english_only) < len(qs.instruments)
+    line = re.search(r"Shown to the patient in English \(no published Spanish version in this question set\): "
+                     r"([^<]*)</p>", html)
+    assert line and line.group(1) == ", ".join(english_only)
 
     app.config["CLINIC_LANGUAGE"] = "es"  # a clinic working in Spanish reads the questions in Spanish
     with app.test_request_context():

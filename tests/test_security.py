@@ -54,6 +54,18 @@ def test_not_found_page_reveals_nothing(client):
     assert "Traceback" not in text and "werkzeug" not in text.lower()
 
 
+def test_error_pages_speak_to_staff_as_staff_and_to_patients_as_patients(staff_app, clinician):
+    client = staff_app.test_client()
+    sign_in(client)
+    staff = client.get("/staff/submissions/999999").get_data(as_text=True)
+    assert "Page not found" in staff and "work list" in staff
+    assert "link you were sent" not in staff and "555-0100" not in staff
+    forbidden = client.get("/admin/").get_data(as_text=True)
+    assert "An admin can change your role" in forbidden and "555-0100" not in forbidden
+    patient = staff_app.test_client().get("/intake/nowhere").get_data(as_text=True)
+    assert "link you were sent" in patient and "call Test Clinic at 555-0100" in patient
+
+
 def test_server_error_page_reveals_nothing_and_logs_no_request_data(app, caplog):
     @app.get("/boom")
     def boom():

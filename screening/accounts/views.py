@@ -130,7 +130,8 @@ def second_factor():
             minutes = current_app.config["TWO_FACTOR_LOCK_MINUTES"]
             return render_template("accounts/second_factor_locked.html", minutes=minutes), 429
         error = ("That recovery code is not correct or was used before." if recovery
-                 else "That code is not correct.")
+                 else "That code is not correct, or it was used already. Wait for the app to show a new code, "
+                      "then enter it.")
         status = 400
     elif request.method == "POST":
         error, status = ("The form had expired. Please try again." if form.csrf_token.errors

@@ -23,6 +23,7 @@ from ..db import db
 from ..exchange.fhir_base import FhirInvalid
 from ..exchange.records import iso_instant
 from ..models import Intake, Submission, utcnow
+from ..questions.translations import SOURCE_LANGUAGE
 from ..rules.ruleset import SEVERITIES
 from ..security import configured, limiter
 from ..yaml_source import Source
@@ -132,6 +133,7 @@ def summary(submission: Submission) -> dict:
     qs_row = submission.intake.question_set_version
     return {"id": submission.id, "submitted_at": iso_instant(submission.submitted_at),
             "question_set": {"id": qs_row.set_id, "version": qs_row.version},
+            "language": submission.intake.language or SOURCE_LANGUAGE,
             "highest_severity": SEVERITIES[submission.severity_rank] if submission.severity_rank < len(SEVERITIES)
             else None,
             "flag_counts": counts,

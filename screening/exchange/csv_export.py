@@ -1,11 +1,12 @@
 """Submissions of one question-set version as CSV, one row per submission, with a data dictionary.
 
-Laid out as REDCap users expect: one column per question; a multiple-answer question becomes one
-0/1 column per choice (``medications___ssri``); yes/no is 1/0; then the computed values (age, BMI),
-each score and its band, then the flags (counts per severity and one 0/1 column per rule). An empty
-cell means the question was not shown to the patient or not answered. Column names use lower-case
-letters, digits and ``_`` (an id's ``-`` becomes ``_``). The dictionary has one row per data column,
-in the same order.
+Laid out as REDCap users expect: the submission's own columns (number, time, clinic reference, the
+code of the language the patient answered in, rule-set version), then one column per question; a
+multiple-answer question becomes one 0/1 column per choice (``medications___ssri``); yes/no is 1/0;
+then the computed values (age, BMI), each score and its band, then the flags (counts per severity
+and one 0/1 column per rule). An empty cell means the question was not shown to the patient or not
+answered. Column names use lower-case letters, digits and ``_`` (an id's ``-`` becomes ``_``). The
+dictionary has one row per data column, in the same order.
 
 Every text cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return) is prefixed with ``'``.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..questions.model import QuestionSet, encode_answer
+from ..questions.translations import LANGUAGES
 from ..rules.ruleset import SEVERITIES
 from .records import SubmissionRecord, iso_instant
 
@@ -77,6 +79,8 @@ class _Columns:
                  lambda r, a: iso_instant(r.submitted_at))
         self.add("clinic_ref", "", "The clinic's own reference for the patient (e.g. the record number)", "text", "",
                  lambda r, a: r.clinic_ref or "")
+        self.add("language", "", "The language the patient answered in", "language",
+                 choice_list((code, names[0]) for code, names in LANGUAGES.items()), lambda r, a: r.language)
         self.add("rule_set_version", "", "Version of the rule set that flagged this submission", "integer", "",
                  lambda r, a: (r.result.get("rule_set") or {}).get("version", ""))
 

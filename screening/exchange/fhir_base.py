@@ -21,6 +21,7 @@ EXT_MAX = "http://hl7.org/fhir/StructureDefinition/maxValue"
 EXT_UNIT = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit"
 EXT_ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
 ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
+EXT_TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 # The project's own extensions (their URLs start with the clinic's address; import matches the name).
 OWN_SET_EXTENSION = "screening-question-set"
 OWN_ITEM_EXTENSION = "screening-item"
@@ -106,6 +107,12 @@ def describe(kind: str, error: dict) -> str:
 
 def own_extension(urls: Urls, name: str, value: str) -> dict:
     return {"url": urls.extension(name), "valueString": value}
+
+
+def translation_extension(language: str, content: str) -> dict:
+    """The core ``translation`` extension, for the ``_<element>`` of a string: one language's text."""
+    return {"url": EXT_TRANSLATION, "extension": [{"url": "lang", "valueCode": language},
+                                                  {"url": "content", "valueString": content}]}
 
 
 def is_own_extension(extension: dict, name: str) -> bool:

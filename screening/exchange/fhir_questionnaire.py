@@ -8,10 +8,19 @@ extension for travels in it (types, answer options with scores as ``ordinalValue
 travels as JSON in the project's own extensions, so exporting and importing again gives the same
 question set. Other FHIR software ignores those extensions: a question whose ``show_if`` could not be
 written as ``enableWhen`` is then always shown, never wrongly hidden.
+
+Translations (the ``translations:`` block) travel the FHIR way: ``Questionnaire.language`` is the set's
+own language, and each translated text is a core ``translation`` extension (``lang``, ``content``) on
+the ``_text`` of its group, question, intro or help item, the ``_display`` of its answer option's or
+unit's coding, and the Questionnaire's ``_title`` and ``_description``. The rest (instruments' published
+sources, check messages, ``none_label``, choice help) rides in the set's own extension. On import, a
+regional tag is read as its language (``es-MX``: ``es``); a translation into the set's own language is
+the text itself and is skipped; one into a language this service has no patient pages for is refused.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime
 import io
 import json
@@ -23,10 +32,11 @@ from ruamel.yaml import YAML
 
 from ..questions.model import has_control_characters
 from ..questions.schema import QuestionSetDoc
+from ..questions.translations import LANGUAGES, SOURCE_LANGUAGE, language_name
 from ..yaml_source import LoadError, Source
-from .fhir_base import (EXT_ITEM_CONTROL, EXT_MAX, EXT_MIN, EXT_ORDINAL, EXT_UNIT, ITEM_CONTROL_SYSTEM,
-                        OWN_ITEM_EXTENSION, OWN_SET_EXTENSION, FhirInvalid, Urls, is_own_extension,
-                        own_extension, resource_id, validate)
+from .fhir_base import (EXT_ITEM_CONTROL, EXT_MAX, EXT_MIN, EXT_ORDINAL, EXT_TRANSLATION, EXT_UNIT,
+                        ITEM_CONTROL_SYSTEM, OWN_ITEM_EXTENSION, OWN_SET_EXTENSION, FhirInvalid, Urls,
+                        is_own_extension, own_extension, resource_id, translation_extension, validate)
 from .records import iso_instant
 
 FHIR_TYPE = {"yes_no": "boolean", "scale": "choice", "single_choice": "choice", "multi_choice": "choice",
@@ -39,6 +49,8 @@ ORDERED_TYPES = ("integer", "decimal", "date")
 # Keys of an item that FHIR has no element for; they travel in the item's own extension.
 ITEM_EXTRAS = ("none_label", "step", "not_future", "max_years_ago")
 SET_EXTRAS = ("computed", "instruments", "checks")
+# A language block's keys, in the format's order; the first ones travel in translation extensions.
+LANGUAGE_KEYS = ("title", "description", "instruments", "sections", "items", "checks")
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -71,19 +83,26 @@ class _Exporter:
         self.doc, self.urls = doc, urls
         self.set_id = doc["id"]
         self.items = {item["id"]: item for section in doc["sections"] for item in section["items"]}
+        self.languages: dict[str, dict] = doc.get("translations") or {}
 
     def questionnaire(self, version: int, published_at: datetime.datetime | None) -> dict:
         out: dict[str, Any] = {
             "resourceType": "Questionnaire", "id": resource_id(f"{self.set_id}-v{version}"),
             "url": self.urls.questionnaire(self.set_id),
             "identifier": [{"system": self.urls.question_set_system, "value": self.set_id}],
-            "version": str(version), "title": self.doc["title"], "status": "active", "subjectType": ["Patient"],
+            "version": str(version), "language": SOURCE_LANGUAGE, "title": self.doc["title"],
+            "status": "active", "subjectType": ["Patient"],
         }
+        self.translate(out, "title", ("title",))
         if published_at is not None:
             out["date"] = iso_instant(published_at)
         if self.doc.get("description"):
             out["description"] = self.doc["description"]
+            self.translate(out, "description", ("description",))
         extras = {key: self.doc[key] for key in SET_EXTRAS if self.doc.get(key)}
+        rest = self.untranslatable()
+        if rest:
+            extras["translations"] = rest
         if extras:
             out["extension"] = [own_extension(self.urls, OWN_SET_EXTENSION, json.dumps(extras, ensure_ascii=False))]
         out["item"] = [self.section(section) for section in self.doc["sections"]]
@@ -91,9 +110,12 @@ class _Exporter:
 
     def section(self, section: dict) -> dict:
         group: dict[str, Any] = {"linkId": section["id"], "type": "group", "text": section["title"]}
+        self.translate(group, "text", ("sections", section["id"], "title"))
         children = []
         if section.get("intro"):
-            children.append({"linkId": f"{section['id']}.intro", "type": "display", "text": section["intro"]})
+            intro = {"linkId": f"{section['id']}.intro", "type": "display", "text": section["intro"]}
+            self.translate(intro, "text", ("sections", section["id"], "intro"))
+            children.append(intro)
         children += [self.question(item) for item in section["items"]]
         extras: dict[str, Any] = {}
         self.condition(group, section.get("show_if"), extras)
@@ -105,6 +127,7 @@ class _Exporter:
     def question(self, item: dict) -> dict:
         kind = item["type"]
         out: dict[str, Any] = {"linkId": item["id"], "type": FHIR_TYPE[kind], "text": item["text"]}
+        self.translate(out, "text", ("items", item["id"], "text"))
         extensions: list[dict] = []
         extras: dict[str, Any] = {key: item[key] for key in ITEM_EXTRAS if item.get(key) not in (None, False)}
         if item.get("required"):
@@ -121,7 +144,9 @@ class _Exporter:
             if item.get(key) is not None:
                 extensions.append({"url": url, value_key: item[key]})
         if item.get("unit"):
-            extensions.append({"url": EXT_UNIT, "valueCoding": {"display": item["unit"]}})
+            unit = {"display": item["unit"]}
+            self.translate(unit, "display", ("items", item["id"], "unit"))
+            extensions.append({"url": EXT_UNIT, "valueCoding": unit})
         if item.get("max_length") is not None:
             out["maxLength"] = item["max_length"]
         self.condition(out, item.get("show_if"), extras)
@@ -130,20 +155,62 @@ class _Exporter:
         if extensions:
             out["extension"] = extensions
         if item.get("help"):
-            out["item"] = [{"linkId": f"{item['id']}.help", "type": "display", "text": item["help"],
-                            "extension": [{"url": EXT_ITEM_CONTROL, "valueCodeableConcept": {
-                                "coding": [{"system": ITEM_CONTROL_SYSTEM, "code": "help"}]}}]}]
+            help_item = {"linkId": f"{item['id']}.help", "type": "display", "text": item["help"],
+                         "extension": [{"url": EXT_ITEM_CONTROL, "valueCodeableConcept": {
+                             "coding": [{"system": ITEM_CONTROL_SYSTEM, "code": "help"}]}}]}
+            self.translate(help_item, "text", ("items", item["id"], "help"))
+            out["item"] = [help_item]
         return out
 
     def option(self, item: dict, choice: dict) -> dict:
-        option: dict[str, Any] = {"valueCoding": {"system": self.urls.answer_system(self.set_id, item["id"]),
-                                                  "code": str(choice["value"]), "display": choice["label"]}}
+        coding = {"system": self.urls.answer_system(self.set_id, item["id"]), "code": str(choice["value"]),
+                  "display": choice["label"]}
+        self.translate(coding, "display", ("items", item["id"], "choices", str(choice["value"])))
+        option: dict[str, Any] = {"valueCoding": coding}
         if item["type"] == "scale":
             option["extension"] = [{"url": EXT_ORDINAL, "valueDecimal": choice["value"]}]
         return option
 
     def item_extension(self, extras: dict) -> dict:
         return own_extension(self.urls, OWN_ITEM_EXTENSION, json.dumps(extras, ensure_ascii=False))
+
+    # -- translations ----------------------------------------------------------------------------
+    def translate(self, element: dict, key: str, path: tuple[str, ...]) -> None:
+        """The text at ``path`` of each language block as translation extensions on ``element._<key>``."""
+        found = []
+        for language, block in self.languages.items():
+            text: Any = block
+            for step in path:
+                text = text.get(step) if isinstance(text, dict) else None
+            if isinstance(text, dict):  # a choice given as {label, help}
+                text = text.get("label")
+            if text is not None:
+                found.append(translation_extension(language, text))
+        if found:
+            element["_" + key] = {"extension": found}
+
+    def untranslatable(self) -> dict:
+        """Per language, what FHIR has no element for: instruments' sources, check messages, ``none_label``,
+        choice help (and which choices were written as ``{label, help}``, so the document comes back as is)."""
+        out = {}
+        for language, block in self.languages.items():
+            rest = {key: block[key] for key in ("instruments", "checks") if block.get(key)}
+            items = {}
+            for item_id, text in (block.get("items") or {}).items():
+                entry: dict[str, Any] = {}
+                if text.get("none_label") is not None:
+                    entry["none_label"] = text["none_label"]
+                forms = {value: {k: v for k, v in choice.items() if k != "label"}
+                         for value, choice in (text.get("choices") or {}).items() if isinstance(choice, dict)}
+                if forms:
+                    entry["choices"] = forms
+                if entry:
+                    items[item_id] = entry
+            if items:
+                rest["items"] = items
+            if rest:
+                out[language] = rest
+        return out
 
     # -- show_if -> enableWhen -------------------------------------------------------------------
     def condition(self, out: dict, condition: dict | None, extras: dict) -> None:
@@ -209,6 +276,11 @@ def make_id(text: str) -> str:
     return ident[:64]
 
 
+def primary_language(tag: str) -> str:
+    """A BCP 47 tag's language: ``es-MX`` -> ``es``."""
+    return tag.strip().lower().split("-")[0]
+
+
 def import_questionnaire(data: Any) -> dict:
     """A FHIR Questionnaire (parsed JSON) -> a question-set document (plain data), or ImportRefused."""
     if not isinstance(data, dict) or data.get("resourceType") != "Questionnaire":
@@ -240,7 +312,7 @@ def control_character_path(value: Any, path: str) -> str | None:
 
 def document_yaml(doc: dict) -> str:
     """A question-set document as YAML text in the format's key order."""
-    order = ("id", "title", "description", "sections", *SET_EXTRAS)
+    order = ("id", "title", "description", "sections", *SET_EXTRAS, "translations")
     ordered = {key: doc[key] for key in order if key in doc}
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
@@ -268,6 +340,8 @@ class _Importer:
         self.types: dict[str, str] = {}  # item id -> type
         self.codes: dict[str, dict[str, Any]] = {}  # item id -> answer code -> choice value
         self.pending: list[tuple[dict, dict, dict]] = []  # (section or item out, FHIR element, own extras)
+        self.translations: dict[str, dict] = {}  # language -> its block of the format
+        self.unknown_languages: dict[str, str] = {}  # language tag -> where it is first used
 
     def refuse(self, link_id: str | None, message: str) -> None:
         self.problems.append(f"item '{link_id}': {message}" if link_id else message)
@@ -276,15 +350,25 @@ class _Importer:
         data = self.data
         doc: dict[str, Any] = {"id": self.set_id(), "title": data.get("title") or data.get("name")
                                or "Imported questionnaire"}
+        self.check_language()
+        extras = self.own_json(data, OWN_SET_EXTENSION, None)
+        self.untranslatable(extras.get("translations"))
+        self.translated(data, "title", "Questionnaire.title", ("title",))
         if data.get("description"):
             doc["description"] = data["description"]
+            self.translated(data, "description", "Questionnaire.description", ("description",))
         self.claim_ids(data.get("item") or [])
         doc["sections"] = self.sections(data.get("item") or [])
         self.resolve_conditions()
-        extras = self.own_json(data, OWN_SET_EXTENSION, None)
         for key in SET_EXTRAS:
             if extras.get(key):
                 doc[key] = extras[key]
+        for tag, where in self.unknown_languages.items():
+            known = ", ".join(f"{language_name(code)} ({code})" for code in LANGUAGES if code != SOURCE_LANGUAGE)
+            self.refuse(None, f"{where} has a translation into '{tag}', a language this service has no patient "
+                              f"pages for (it knows: {known}); remove the translations into '{tag}'")
+        if self.translations:
+            doc["translations"] = self.ordered_translations(doc)
         if not doc["sections"] and not self.problems:
             self.refuse(None, "the Questionnaire has no questions")
         if self.problems:
@@ -346,10 +430,12 @@ class _Importer:
 
     def section(self, group: dict) -> dict:
         section: dict[str, Any] = {"id": self.ids[group["linkId"]], "title": group.get("text") or group["linkId"]}
+        self.translated(group, "text", f"item '{group['linkId']}'", ("sections", section["id"], "title"))
         children = group.get("item") or []
         first = children[0] if children else {}
         if first.get("type") == "display" and first.get("text") and not self.is_help(first):
             section["intro"] = first["text"]
+            self.translated(first, "text", f"item '{first['linkId']}'", ("sections", section["id"], "intro"))
             children = children[1:]
         self.condition(section, group)
         questions = []
@@ -388,9 +474,11 @@ class _Importer:
             return None
         self.types[ident] = kind
         out: dict[str, Any] = {"id": ident, "type": kind, "text": item["text"]}
+        self.translated(item, "text", f"item '{link_id}'", ("items", ident, "text"))
         for child in item.get("item") or []:
             if child.get("type") == "display" and self.is_help(child) and child.get("text"):
                 out["help"] = child["text"]
+                self.translated(child, "text", f"item '{child['linkId']}'", ("items", ident, "help"))
             else:
                 self.refuse(child["linkId"], "only a help text can be nested under a question")
         if item.get("required"):
@@ -408,6 +496,7 @@ class _Importer:
                 coding = extension.get("valueCoding") or {}
                 if coding.get("display") or coding.get("code"):
                     out["unit"] = coding.get("display") or coding.get("code")
+                    self.translated(coding, "display", f"item '{link_id}'", ("items", ident, "unit"))
         if item.get("maxLength") is not None and kind == "text":
             out["max_length"] = item["maxLength"]
         for key in ITEM_EXTRAS:
@@ -447,8 +536,10 @@ class _Importer:
             if coding is not None:
                 code = coding.get("code")
                 label = coding.get("display") or code
+                labelled, key = coding, "display"
             elif option.get("valueString") is not None:
                 code = label = option["valueString"]
+                labelled, key = option, "valueString"
             else:
                 self.refuse(item["linkId"], "only valueCoding and valueString answer options are supported")
                 continue
@@ -458,6 +549,7 @@ class _Importer:
             value = self.ordinal(option) if kind == "scale" else code
             codes[code] = value
             choice = {"value": value, "label": label}
+            self.translated(labelled, key, f"item '{item['linkId']}'", ("items", ident, "choices", str(value)))
             if helps.get(str(value)):
                 choice["help"] = helps[str(value)]
             choices.append(choice)
@@ -478,6 +570,75 @@ class _Importer:
                     return {}
                 return value
         return {}
+
+    # -- translations ----------------------------------------------------------------------------
+    def check_language(self) -> None:
+        tag = self.data.get("language")
+        if tag and primary_language(tag) != SOURCE_LANGUAGE:
+            self.refuse(None, f"Questionnaire.language is '{tag}': a question set's own texts are in "
+                              f"{language_name(SOURCE_LANGUAGE)} here, and other languages come as their "
+                              f"translations (the FHIR translation extension)")
+
+    def untranslatable(self, rest: Any) -> None:
+        """The set extension's part of the translations (what FHIR has no element for), taken as it is."""
+        if rest is None:
+            return
+        if not isinstance(rest, dict) or not all(isinstance(block, dict) for block in rest.values()):
+            self.refuse(None, f"the {OWN_SET_EXTENSION} extension's translations are not one JSON object "
+                              f"per language")
+            return
+        self.translations = {language: copy.deepcopy(block) for language, block in rest.items()}
+
+    def translated(self, element: dict, key: str, where: str, path: tuple[str, ...]) -> None:
+        """Each translation extension on ``element._<key>`` into its language's block at ``path``."""
+        found = []
+        for extension in (element.get("_" + key) or {}).get("extension") or []:
+            if extension.get("url") != EXT_TRANSLATION:
+                continue
+            parts = {part.get("url"): part for part in extension.get("extension") or []}
+            tag = (parts.get("lang") or {}).get("valueCode")
+            content = next((value for name in ("valueString", "valueMarkdown")
+                            if isinstance(value := (parts.get("content") or {}).get(name), str)), None)
+            if not isinstance(tag, str) or not tag.strip() or content is None or not content.strip():
+                self.refuse(None, f"{where}: a translation needs its 'lang' (a language code) and its "
+                                  f"'content' (the text)")
+                continue
+            language = primary_language(tag)
+            if language == SOURCE_LANGUAGE:
+                continue
+            if language not in LANGUAGES:
+                self.unknown_languages.setdefault(tag.strip(), where)
+                continue
+            found.append((tag.strip().lower() == language, language, content))
+        for _, language, content in sorted(found, key=lambda entry: entry[0]):  # "es" over "es-MX"
+            self.put(language, path, content, where)
+
+    def put(self, language: str, path: tuple[str, ...], content: str, where: str) -> None:
+        node = self.translations.setdefault(language, {})
+        for step in path[:-1]:
+            node = node.setdefault(step, {})
+            if not isinstance(node, dict):
+                self.refuse(None, f"{where}: the {OWN_SET_EXTENSION} extension's translations into "
+                                  f"'{language}' do not fit its {'.'.join(path[:-1])}")
+                return
+        if path[-2:-1] == ("choices",) and isinstance(node.get(path[-1]), dict):
+            node[path[-1]] = {"label": content, **node[path[-1]]}  # the choice also has a translated help
+        else:
+            node[path[-1]] = content
+
+    def ordered_translations(self, doc: dict) -> dict:
+        """The language blocks in the format's key order, sections and questions in the set's order."""
+        sections = [section["id"] for section in doc["sections"]]
+        items = [item["id"] for section in doc["sections"] for item in section["items"]]
+        out = {}
+        for language, block in self.translations.items():
+            ordered = {key: block[key] for key in (*LANGUAGE_KEYS, *block) if key in block}
+            for key, order in (("sections", sections), ("items", items)):
+                if isinstance(ordered.get(key), dict):
+                    ordered[key] = {ident: ordered[key][ident] for ident in (*order, *ordered[key])
+                                    if ident in ordered[key]}
+            out[language] = ordered
+        return out
 
     # -- enableWhen -> show_if -------------------------------------------------------------------
     def condition(self, out: dict, element: dict) -> None:

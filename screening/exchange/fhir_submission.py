@@ -3,6 +3,8 @@
 - The QuestionnaireResponse names its Questionnaire as ``url|version`` and holds the answers of the
   items the patient was shown, grouped by section like the Questionnaire (FHIR has no empty answer:
   blank text and an empty "choose all that apply" are left out; the CSV export keeps the latter as 0s).
+  Its ``language`` is the one the patient answered in, and its texts are the ones the patient read;
+  where those are a translation, the set's own text rides along as a ``translation`` extension.
 - A complete score with a LOINC code (loinc.yaml: PHQ-9 total, GAD-7 total) is an Observation derived
   from the response; scores without a code are not guessed at.
 - The flags are ONE RiskAssessment: the outcome of running one rule-set version over this response
@@ -24,7 +26,7 @@ from typing import Any
 
 from ..questions.model import QuestionSet, encode_answer
 from ..yaml_source import Source
-from .fhir_base import Urls, validate
+from .fhir_base import Urls, translation_extension, validate
 from .records import SubmissionRecord, iso_instant
 
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -53,6 +55,7 @@ def submission_bundle(record: SubmissionRecord, question_set: QuestionSet, urls:
 class _Builder:
     def __init__(self, record: SubmissionRecord, question_set: QuestionSet, urls: Urls):
         self.record, self.qs, self.urls = record, question_set, urls
+        self.shown = question_set.in_language(record.language)  # the texts the patient read
         self.authored = iso_instant(record.submitted_at)
         self.patient_ref = urls.urn("Patient", record.intake_id or f"submission-{record.id}")
         self.response_ref = urls.urn("QuestionnaireResponse", record.id)
@@ -80,27 +83,40 @@ class _Builder:
     def response(self) -> dict:
         answers = self.record.visible_answers(self.qs)
         groups = []
-        for section in self.qs.sections:
+        own_sections = {section.id: section for section in self.qs.sections}
+        for section in self.shown.sections:
             items = [self.answer_item(item, answers[item.id]) for item in section.items
                      if has_answer(answers.get(item.id))]
             if items:
-                groups.append({"linkId": section.id, "text": section.title, "item": items})
+                group = {"linkId": section.id, **self.text("text", section.title, own_sections[section.id].title),
+                         "item": items}
+                groups.append(group)
         url = self.urls.questionnaire(self.record.question_set_id)
         return {"resourceType": "QuestionnaireResponse",
                 "identifier": {"system": self.urls.submission_system, "value": str(self.record.id)},
                 "questionnaire": f"{url}|{self.record.question_set_version}", "status": "completed",
+                "language": self.record.language,
                 "subject": {"reference": self.patient_ref}, "authored": self.authored, "item": groups}
+
+    def text(self, key: str, shown: str, own: str) -> dict:
+        """``{key: shown}``, and the set's own text as a translation extension when the patient read another."""
+        out: dict[str, Any] = {key: shown}
+        if shown != own:
+            out["_" + key] = {"extension": [translation_extension(self.qs.language, own)]}
+        return out
 
     def answer_item(self, item: Any, value: Any) -> dict:
         values = value if item.type == "multi_choice" else (value,)
-        return {"linkId": item.id, "text": item.text, "answer": [self.answer_value(item, v) for v in values]}
+        return {"linkId": item.id, **self.text("text", item.text, self.qs.items[item.id].text),
+                "answer": [self.answer_value(item, v) for v in values]}
 
     def answer_value(self, item: Any, value: Any) -> dict:
         if item.type == "yes_no":
             return {"valueBoolean": value}
         if item.choices:
             return {"valueCoding": {"system": self.urls.answer_system(self.qs.id, item.id), "code": str(value),
-                                    "display": item.choice_label(value)}}
+                                    **self.text("display", item.choice_label(value),
+                                                self.qs.items[item.id].choice_label(value))}}
         if item.type == "integer":
             return {"valueInteger": value}
         if item.type == "decimal":

@@ -6,6 +6,8 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from ..questions.translations import SOURCE_LANGUAGE
+
 
 @dataclass(frozen=True)
 class SubmissionRecord:
@@ -19,6 +21,7 @@ class SubmissionRecord:
     patient_dob: datetime.date | None = None
     clinic_ref: str | None = None
     intake_id: int | None = None
+    language: str = SOURCE_LANGUAGE  # the language the patient answered in
 
     @classmethod
     def of(cls, submission: Any) -> SubmissionRecord:
@@ -28,7 +31,7 @@ class SubmissionRecord:
         return cls(id=submission.id, submitted_at=submission.submitted_at, answers=submission.answers,
                    result=submission.result, question_set_id=qs_row.set_id, question_set_version=qs_row.version,
                    patient_name=intake.patient_name, patient_dob=intake.patient_dob, clinic_ref=intake.clinic_ref,
-                   intake_id=intake.id)
+                   intake_id=intake.id, language=intake.language or SOURCE_LANGUAGE)
 
     @property
     def as_of(self) -> datetime.date:

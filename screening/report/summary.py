@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..questions.model import Item, QuestionSet, parse_date
-from ..questions.translations import language_name
+from ..questions.translations import SOURCE_LANGUAGE, language_name
 from ..rules.conditions import format_value
 from ..rules.ruleset import SEVERITIES
 
@@ -137,6 +137,9 @@ class Summary:
     dob_mismatch: str | None = None
     origin: str | None = None      # e.g. "rendered from answers.json" for the CLI
     language: str = "English"      # the language of the question texts and answers shown (the clinic's)
+    # Instruments the patient read in the set's own language, their language having no published version
+    in_source_language: list[str] = field(default_factory=list)
+    source_language: str = "English"
 
     @property
     def flag_total(self) -> int:
@@ -362,7 +365,17 @@ def build_summary(qs: QuestionSet, result: dict, answers: dict, patient: Patient
         sections=_sections(qs, answers, as_of, set(result.get("ignored", [])), rejected),
         question_set=dict(result.get("question_set", {})), rule_set=dict(result.get("rule_set", {})),
         instruments=instruments, rejected=sorted(rejected.items()), dob_mismatch=mismatch, origin=origin,
-        language=language_name(qs.language))
+        language=language_name(qs.language), in_source_language=_instruments_in_source_language(qs, patient.language),
+        source_language=language_name(SOURCE_LANGUAGE))
+
+
+def _instruments_in_source_language(qs: QuestionSet, language: str | None) -> list[str]:
+    """Titles of the instruments a patient reading ``language`` was shown in the set's own language: a
+    clinician weighs a score from questions read in a second language differently."""
+    if not language or language == SOURCE_LANGUAGE:
+        return []
+    untranslated = qs.in_language(language).source_language_items
+    return [inst.title for inst in qs.instruments if any(ref in untranslated for ref in inst.items)]
 
 
 def summary_for_submission(submission) -> Summary:
