@@ -133,5 +133,19 @@ def compile_rule_set(row: RuleSetVersion, qs_row: QuestionSetVersion) -> RuleSet
     return _compiled[key]
 
 
+_rules_by_version_ids: dict[tuple[Any, int, int], RuleSet] = {}
+
+
+def rule_set_of_versions(rule_set_version_id: int, question_set_version_id: int) -> RuleSet:
+    """The compiled rule set of a published version against its question set's version, by their ids;
+    like ``question_set_of_version``, no query after the first call (a patient's every save asks)."""
+    key = (db.engine.url, rule_set_version_id, question_set_version_id)
+    rs = _rules_by_version_ids.get(key)
+    if rs is None:
+        rs = _rules_by_version_ids[key] = compile_rule_set(db.session.get(RuleSetVersion, rule_set_version_id),
+                                                           db.session.get(QuestionSetVersion, question_set_version_id))
+    return rs
+
+
 def latest_version_number(model, set_id: str) -> int:
     return db.session.scalar(select(func.max(model.version)).where(model.set_id == set_id)) or 0

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from .content import current_question_set_version, current_rule_set_version
 from .db import db
+from .draft_flags import clear_draft_flags
 from .models import Intake, utcnow
 
 
@@ -50,3 +51,4 @@ def revoke(intake: Intake) -> None:
     if intake.state in ("not_started", "in_progress"):
         intake.state = "revoked"
         intake.revoked_at = utcnow()
+        clear_draft_flags(intake)  # nobody can send it now: it leaves the work list's alert

@@ -44,6 +44,7 @@ class RuleSetVersion(db.Model):
 
 
 INTAKE_STATES = ("not_started", "in_progress", "submitted", "revoked")
+OPEN_STATES = ("not_started", "in_progress")
 
 
 class Intake(db.Model):
@@ -53,6 +54,11 @@ class Intake(db.Model):
     """
 
     __tablename__ = "intake"
+    __table_args__ = (
+        # The work list's alert: the few open intakes whose saved draft raises an urgent flag.
+        Index("ix_intake_draft_urgent", "state", "draft_urgent_at", sqlite_where=text("draft_urgent_at IS NOT NULL"),
+              postgresql_where=text("draft_urgent_at IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -71,6 +77,9 @@ class Intake(db.Model):
     updated_at: Mapped[datetime.datetime | None]
     submitted_at: Mapped[datetime.datetime | None]
     revoked_at: Mapped[datetime.datetime | None]
+    # Urgent rules the saved, unsent draft raises (ids; None when none) and since when (draft_flags.py).
+    draft_urgent_rules: Mapped[list | None] = mapped_column(JSON)
+    draft_urgent_at: Mapped[datetime.datetime | None]
 
     question_set_version: Mapped[QuestionSetVersion] = relationship()
     rule_set_version: Mapped[RuleSetVersion] = relationship()

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .content import compile_question_set, compile_rule_set
 from .db import db
+from .draft_flags import clear_draft_flags
 from .evaluation import evaluate
 from .models import Intake, Submission, utcnow
 from .rules.ruleset import SEVERITY_RANK
@@ -50,6 +51,7 @@ def submit_intake(intake: Intake) -> Submission:
         review_count=counts["review"], info_count=counts["info"])
     intake.state = "submitted"
     intake.submitted_at = now
+    clear_draft_flags(intake)  # the submission's own flags take over
     db.session.add(submission)
     try:
         db.session.commit()

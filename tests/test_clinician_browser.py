@@ -31,6 +31,20 @@ def axe_script() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "axe.min.js"
 
 
+def draft_with_urgent_answer(app, name: str, ref: str) -> None:
+    """An intake in progress whose saved (unsent) answers raise an urgent flag."""
+    from screening.db import db
+    from screening.draft_flags import note_draft_flags
+    from screening.invitations import create_invitation
+
+    with app.app_context():
+        intake, _ = create_invitation(name, None, ref)
+        intake.state = "in_progress"
+        intake.answers = {"asq_1": True, "asq_2": False, "asq_3": False, "asq_4": False, "asq_5": True}
+        note_draft_flags(intake)
+        db.session.commit()
+
+
 @pytest.fixture
 def live_server(staff_app):
     from werkzeug.serving import make_server
@@ -54,6 +68,7 @@ def test_staff_pages_on_laptop_and_tablet(staff_app, live_server):
                                           ("Uri Urgent", "05-urgent-asq-acute.json", "MRN-1002", 1),
                                           ("Rhea Review", "07-several-review-flags.json", "MRN-1003", 2),
                                           ("Cal Clear", "01-suitable-candidate.json", "MRN-1004", 5)]}
+    draft_with_urgent_answer(staff_app, "Ida Inprogress", "MRN-1005")  # the work list's alert, axe-checked too
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     axe = axe_script()
     with sync_playwright() as p:
@@ -71,6 +86,7 @@ def test_staff_pages_on_laptop_and_tablet(staff_app, live_server):
                 page.wait_for_url(live_server + "/staff/")
                 names = page.locator("td.patient a").all_inner_texts()
                 assert names == ["Vera Vascular", "Uri Urgent", "Rhea Review", "Cal Clear"]
+                assert "Ida Inprogress" in page.get_by_role("alert").inner_text()
                 for name, path in [("worklist", "/staff/"), ("summary", f"/staff/submissions/{ids['Rhea Review']}"),
                                    ("invitations", "/staff/invitations")]:
                     page.goto(live_server + path)

@@ -20,8 +20,9 @@ from .. import audit
 from ..accounts.auth import STAFF_ROLES, staff_required
 from ..content import compile_question_set, current_question_set_version
 from ..db import db
+from ..draft_flags import draft_messages, open_urgent_drafts, open_with_urgent_draft
 from ..invitations import NoPublishedContent, create_invitation, hash_token, revoke
-from ..models import INTAKE_STATES, Intake, Submission
+from ..models import INTAKE_STATES, OPEN_STATES, Intake, Submission
 from ..report.summary import format_time, humanize, score_name, summary_for_submission
 from .forms import ActionForm, InvitationForm, ReviewForm
 from .models import SubmissionReview, record_review
@@ -29,9 +30,9 @@ from .worklist import RANK_NAMES, REVIEW_STATES, Cursor, worklist_page
 
 bp = Blueprint("clinician", __name__, url_prefix="/staff")
 INVITATIONS_PAGE = 50
-OPEN_STATES = ("not_started", "in_progress")
 STATE_LABELS = {"not_started": "Not started", "in_progress": "In progress", "submitted": "Submitted",
                 "revoked": "Revoked"}
+URGENT_DRAFT = "urgent_draft"  # the invitations filter: open intakes whose saved answers raise an urgent flag
 
 
 @bp.before_request
@@ -60,6 +61,12 @@ def _local_time(moment) -> str:
     """'2026-03-15 14:02' in the clinic's time zone (the zone is named once, in the column header)."""
     text = format_time(moment, current_app.config["CLINIC_TIMEZONE"]) or ""
     return text.split(" (")[0]
+
+
+@bp.app_template_global("draft_messages")
+def open_draft_messages(intake: Intake) -> list[str]:
+    """The urgent flags an open intake's unsent answers raise (none once it is submitted or revoked)."""
+    return draft_messages(intake) if intake.state in OPEN_STATES else []
 
 
 @bp.app_template_global("state_label")
@@ -114,6 +121,7 @@ def worklist():
     } for s in page.rows]
     return render_template(
         "clinician/worklist.html", nav="worklist", zip=zip, rows=rows, columns=columns, filters=filters,
+        urgent_drafts=open_urgent_drafts(),
         review_states=REVIEW_STATES, severities=RANK_NAMES,
         next_url=url_for(".worklist", **filters, after=page.next_cursor.encode()) if page.next_cursor else None,
         prev_url=url_for(".worklist", **filters, before=page.prev_cursor.encode()) if page.prev_cursor else None,
@@ -159,12 +167,14 @@ def _link_page(intake: Intake, token: str, replaced: bool = False):
 @staff_required
 def invitations():
     state = request.args.get("state", "all")
-    if state not in INTAKE_STATES and state != "open":
+    if state not in INTAKE_STATES and state not in ("open", URGENT_DRAFT):
         state = "all"
     query = select(Intake).options(joinedload(Intake.submission)).order_by(Intake.id.desc())
     if state == "open":
         query = query.where(Intake.state.in_(OPEN_STATES))
-    elif state != "all":
+    elif state == URGENT_DRAFT:
+        query = query.where(open_with_urgent_draft())
+    elif state in INTAKE_STATES:
         query = query.where(Intake.state == state)
     after = request.args.get("after", type=int)
     if after is not None and not 0 < after < 2**63:  # not an id the database can hold: the first page
@@ -175,7 +185,7 @@ def invitations():
     more = len(intakes) > INVITATIONS_PAGE
     intakes = intakes[:INVITATIONS_PAGE]
     return render_template("clinician/invitations.html", nav="invitations", intakes=intakes, state=state,
-                           states=("all", "open") + INTAKE_STATES, action_form=ActionForm(),
+                           states=("all", "open", URGENT_DRAFT) + INTAKE_STATES, action_form=ActionForm(),
                            next_url=url_for(".invitations", state=state, after=intakes[-1].id) if more else None,
                            first_url=url_for(".invitations", state=state) if after else None)
 

@@ -25,6 +25,7 @@ from .. import audit
 from ..security import configured, limiter
 from ..content import question_set_of_version
 from ..db import db
+from ..draft_flags import note_draft_flags
 from ..i18n import patient_languages
 from ..invitations import NoPublishedContent, create_invitation, find_intake
 from ..models import Intake, utcnow
@@ -375,6 +376,7 @@ def save_section(section_id: str, csrf_failed: bool = False):
     if answers != intake.answers:
         intake.answers = answers
         intake.updated_at = utcnow()
+        note_draft_flags(intake, as_of)
         if intake.language is None:
             intake.language = g.patient_language  # the language these answers were given in
     if action.startswith(LANGUAGE_ACTION):
