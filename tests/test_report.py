@@ -354,3 +354,23 @@ def test_because_names_the_exact_answers_that_fired_each_flag():
                                              ["bp_systolic = 162 ≥ 160", "bp_systolic = 162 < 180"])
     assert several["phq9-item9"] == [(qs.items["phq9_9"].text, "Several days (1)", ["phq9_9 = 1 ≥ 1"])]
     assert several["ptsd-positive"][0][:2] == ("PC-PTSD-5 score", "4 of 5, positive")
+
+
+def test_the_cyclic_collector_is_paused_only_while_a_pdf_is_laid_out():
+    import gc
+
+    seen = []
+    with pdf_module.cyclic_gc_paused():
+        seen.append(gc.isenabled())
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with pdf_module.cyclic_gc_paused():
+            raise RuntimeError("a render that fails")
+    assert gc.isenabled()  # a failed render never leaves the process without garbage collection
+    gc.disable()
+    try:
+        with pdf_module.cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own choice is left as it was
+    finally:
+        gc.enable()
