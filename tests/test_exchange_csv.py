@@ -53,6 +53,14 @@ def test_an_admin_exports_one_row_per_submission_with_a_matching_dictionary(staf
     assert header.index("language") < header.index("consent_given")
 
     qs = load_question_set(default_question_set_path)
+    for score_id, score in qs.scores.items():  # bands in the order the set declares them, lowest first
+        if score.bands is not None:
+            declared = [b.label for _, bands in score.bands.options for b in bands]
+            assert by_column[f"{score_id}_band"]["choices"].split(" | ") == list(dict.fromkeys(declared))
+        if getattr(score, "categories", None) is not None:  # the ASQ's result is one of its categories
+            assert by_column[f"{score_id}_score"]["type"] == "category"
+            assert by_column[f"{score_id}_score"]["choices"].split(" | ") == [v for v, _ in score.categories]
+    assert by_column["phq9_band"]["choices"].startswith("minimal | mild | moderate")
     medications = qs.items["medications"]
     columns = [f"medications___{c.value}" for c in medications.choices]
     assert all(by_column[c]["type"] == "checkbox" and by_column[c]["source_id"] == "medications" for c in columns)

@@ -315,3 +315,15 @@ def test_content_hash_ignores_formatting_and_comments_but_not_content():
     assert h.startswith("sha256:")
     assert parse_question_set(reformatted).content_hash == h
     assert parse_question_set(changed).content_hash != h
+
+
+@pytest.mark.parametrize("path", ["questions/ketamine-intake.yaml", "rules/ketamine-safety.yaml"])
+def test_the_shipped_content_takes_the_fast_libyaml_path(path):
+    """A flow mapping with a plain `?` in it (`{text: ¿Qué...?}`) sends a whole document to the pure-Python
+    parser, about eight times slower; every admin edit and every new database reads these files."""
+    from pathlib import Path
+
+    import screening
+    from screening.yaml_source import _compose_and_construct
+
+    _compose_and_construct((Path(screening.__file__).parent / path).read_text(encoding="utf-8"), pure=False)

@@ -107,12 +107,17 @@ class _Columns:
     def score_columns(self) -> None:
         for score_id, score in self.qs.scores.items():
             label = score.label or score_id
-            self.add(column_name(score_id, "score"), score_id, f"{label}: score (empty if incomplete)", "score", "",
-                     self.score(score_id, "value"))
+            categories = getattr(score, "categories", None)  # a categorical score's value is one of these
+            if categories is not None:
+                self.add(column_name(score_id, "score"), score_id, f"{label}: result (empty if incomplete)",
+                         "category", " | ".join(dict.fromkeys(value for value, _ in categories)),
+                         self.score(score_id, "value"))
+            else:
+                self.add(column_name(score_id, "score"), score_id, f"{label}: score (empty if incomplete)", "score",
+                         "", self.score(score_id, "value"))
             if score.bands is not None:
-                bands = sorted(score.bands.labels)
                 self.add(column_name(score_id, "band"), score_id, f"{label}: band", "band",
-                         " | ".join(bands), self.score(score_id, "band"))
+                         " | ".join(score.bands.labels_in_order), self.score(score_id, "band"))
 
     def flag_columns(self, rule_ids: list[str]) -> None:
         self.add("highest_severity", "", "The most severe flag raised (empty: none)", "severity",

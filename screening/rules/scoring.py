@@ -50,7 +50,12 @@ class Bands:
 
     @property
     def labels(self) -> frozenset[str]:
-        return frozenset(b.label for _, bands in self.options for b in bands)
+        return frozenset(self.labels_in_order)
+
+    @property
+    def labels_in_order(self) -> tuple[str, ...]:
+        """Each label once, in the order the set declares them (lowest band first)."""
+        return tuple(dict.fromkeys(b.label for _, bands in self.options for b in bands))
 
 
 def band_coverage_problems(bands: Sequence[Band], lo: int, hi: int) -> list[tuple[int, str]]:
