@@ -73,10 +73,23 @@ def is_rule_set_file(path: Path) -> bool:
     return "applies_to" in document_header(path)
 
 
+_shipped_checked: dict[tuple, tuple] = {}
+
+
+def checked_shipped_content() -> tuple[dict[str, QuestionSet], list[RuleSet], list[Problem]]:
+    """The shipped sets, loaded and checked (examples run) once per process for the same files and
+    contents: every new database publishes them, and the tests make hundreds of databases."""
+    question_paths, rule_paths = shipped_files()
+    key = tuple((str(path), path.read_bytes()) for path in [*question_paths, *rule_paths])
+    if key not in _shipped_checked:
+        _shipped_checked.clear()
+        _shipped_checked[key] = load_checked(question_paths, rule_paths)
+    return _shipped_checked[key]
+
+
 def bootstrap_defaults() -> None:
     """Publish the shipped content as version 1 of each set the database does not have yet."""
-    question_paths, rule_paths = shipped_files()
-    question_sets, rule_sets, problems = load_checked(question_paths, rule_paths)
+    question_sets, rule_sets, problems = checked_shipped_content()
     if problems:
         raise LoadError(problems)
     for qs in question_sets.values():
