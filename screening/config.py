@@ -24,6 +24,7 @@ class Defaults:
     DEFAULT_QUESTION_SET = "ketamine-intake"
     PUBLIC_START = False  # a public "start an intake" page at /start
     PATIENT_LANGUAGES = ["en", "es"]  # the languages a patient can choose, first one by default
+    INTAKE_LINK_DAYS = 30  # a patient's link opens the questionnaire for this many days (None: no limit)
     INTAKE_IDLE_MINUTES = 60  # a patient's session ends after this long without activity
     INTAKE_SUPPORT_TRIGGERS = None  # None: the default crisis-page triggers (screening/intake/flow.py)
     INTAKE_LINK_ENDPOINT = None  # None: the intake blueprint's link page

@@ -23,6 +23,17 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def link_expiry(now: datetime.datetime) -> datetime.datetime | None:
+    """When a link made now stops opening the intake (``INTAKE_LINK_DAYS``; None or 0: never)."""
+    days = current_app.config.get("INTAKE_LINK_DAYS")
+    return now + datetime.timedelta(days=float(days)) if days else None
+
+
+def link_expired(intake: Intake, now: datetime.datetime | None = None) -> bool:
+    """True once an open intake's link no longer opens it (a new link from the clinic renews it)."""
+    return intake.link_expires_at is not None and intake.link_expires_at <= (now or utcnow())
+
+
 def create_invitation(patient_name: str | None = None, patient_dob: datetime.date | None = None,
                       clinic_ref: str | None = None, created_by: int | None = None,
                       question_set_id: str | None = None) -> tuple[Intake, str]:
@@ -32,13 +43,21 @@ def create_invitation(patient_name: str | None = None, patient_dob: datetime.dat
     rs_row = current_rule_set_version(set_id)
     if qs_row is None or rs_row is None:
         raise NoPublishedContent(f"no published question set and rule set for '{set_id}'")
-    token = secrets.token_urlsafe(32)
+    token, now = secrets.token_urlsafe(32), utcnow()
     intake = Intake(token_hash=hash_token(token), patient_name=patient_name, patient_dob=patient_dob,
                     clinic_ref=clinic_ref, created_by=created_by, question_set_version_id=qs_row.id,
-                    rule_set_version_id=rs_row.id, answers={}, created_at=utcnow())
+                    rule_set_version_id=rs_row.id, answers={}, created_at=now, link_expires_at=link_expiry(now))
     db.session.add(intake)
     db.session.flush()
     return intake, token
+
+
+def replace_link(intake: Intake) -> str:
+    """A new link for an open intake, valid for the full period again; the old link stops working."""
+    token = secrets.token_urlsafe(32)
+    intake.token_hash = hash_token(token)
+    intake.link_expires_at = link_expiry(utcnow())
+    return token
 
 
 def find_intake(token: str) -> Intake | None:

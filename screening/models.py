@@ -77,6 +77,7 @@ class Intake(db.Model):
     updated_at: Mapped[datetime.datetime | None]
     submitted_at: Mapped[datetime.datetime | None]
     revoked_at: Mapped[datetime.datetime | None]
+    link_expires_at: Mapped[datetime.datetime | None]  # the link stops opening the intake then (None: never)
     # Urgent rules the saved, unsent draft raises (ids; None when none) and since when (draft_flags.py).
     draft_urgent_rules: Mapped[list | None] = mapped_column(JSON)
     draft_urgent_at: Mapped[datetime.datetime | None]

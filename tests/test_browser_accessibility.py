@@ -94,15 +94,18 @@ class Site:
     axe: Path
     sections: list[str]  # the default set's section ids, in order
 
-    def prefilled_link(self, revoked: bool = False) -> str:
-        """A new invitation whose every page is already answered (or a revoked one)."""
+    def prefilled_link(self, revoked: bool = False, expired: bool = False) -> str:
+        """A new invitation whose every page is already answered (or a revoked one, or an expired one)."""
         from screening.db import db
         from screening.invitations import create_invitation, revoke
+        from screening.models import utcnow
 
         with self.app.app_context():
             intake, token = create_invitation()
             if revoked:
                 revoke(intake)
+            elif expired:
+                intake.link_expires_at = utcnow()
             else:
                 intake.answers = dict(ALL_SHOWN)
                 intake.completed_sections = list(self.sections)
@@ -222,6 +225,8 @@ def tour(site: Site, page, visit) -> None:
     arrived("link-already-used", heading="Your answers have already been sent")
     page.goto(site.prefilled_link(revoked=True))
     arrived("link-revoked", heading="This link is no longer active")
+    page.goto(site.prefilled_link(expired=True))
+    arrived("link-expired", heading="This link has expired")
     page.goto(f"{base}/i/not-a-real-link")
     arrived("link-not-found", heading="This link does not work")
     page.context.clear_cookies()
@@ -269,7 +274,7 @@ def report(problems: dict[str, list]) -> str:
 EXPECTED_PAGES = {"start", "first-page-with-personal-link", "session-ended", "consent", "about_you",
                   "depression_history", "phq9", "gad7", "suicide_risk", "trauma", "alcohol", "drug_use", "medical",
                   "medications", "vitals", "about_you-errors", "consent-not-given", "support-urgent", "support",
-                  "review", "done", "link-already-used", "link-revoked", "link-not-found", "no-session",
+                  "review", "done", "link-already-used", "link-revoked", "link-expired", "link-not-found", "no-session",
                   "page-not-found"}
 
 

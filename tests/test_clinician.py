@@ -296,6 +296,40 @@ def test_invitation_states_revoke_and_new_link(staff_app, clinician_client):
     assert [e[1] for e in audit_events(staff_app, "invitation.link_replaced")] == [f"intake:{busy_id}"]
 
 
+def test_an_expired_link_is_marked_and_a_new_link_opens_for_the_full_period_again(staff_app, clinician_client):
+    staff_app.config["INTAKE_LINK_DAYS"] = 14
+    with staff_app.app_context():
+        intake, old_token = create_invitation("Late Lee", None, None)
+        assert intake.link_expires_at - intake.created_at == datetime.timedelta(days=14)
+        intake.state, intake.answers = "in_progress", {"consent_given": True}
+        intake.link_expires_at = datetime.datetime(2026, 3, 1, 12, 0)
+        db.session.commit()
+        intake_id = intake.id
+    html = clinician_client.get("/staff/invitations?state=open").get_data(as_text=True)
+    assert "Links stop working 14 days after they are made" in html
+    assert re.search(r"Link expired 2026-03-01 12:00[^<]*: make a new link", html), html
+    assert staff_app.test_client().get(f"/i/{old_token}").status_code == 410
+
+    page = clinician_client.post(f"/staff/invitations/{intake_id}/new-link",
+                                 data={"csrf_token": csrf_from(clinician_client, "/staff/invitations")})
+    new_token = re.search(r'/i/([A-Za-z0-9_-]+)"', page.get_data(as_text=True)).group(1)
+    with staff_app.app_context():
+        renewed = db.session.get(Intake, intake_id)
+        left = renewed.link_expires_at - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        assert datetime.timedelta(days=13, hours=23) < left <= datetime.timedelta(days=14)
+        assert renewed.answers == {"consent_given": True}
+    assert "opens the questionnaire until" in page.get_data(as_text=True)
+    assert "Link expired" not in clinician_client.get("/staff/invitations").get_data(as_text=True)
+    assert staff_app.test_client().get(f"/i/{new_token}").status_code == 303
+
+
+def test_links_need_not_expire(staff_app):
+    staff_app.config["INTAKE_LINK_DAYS"] = None
+    with staff_app.app_context():
+        intake, _token = create_invitation("Open Ended", None, None)
+        assert intake.link_expires_at is None
+
+
 # -- summary and review ------------------------------------------------------------------------
 
 def test_summary_page_shows_flags_because_scores_and_is_audited(staff_app, clinician_client, clinician):

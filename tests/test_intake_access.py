@@ -3,6 +3,7 @@ sessions and expired CSRF tokens that never lose a page, the CLI, the public sta
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import time
@@ -15,7 +16,7 @@ from intake_helpers import (GOOD_PAGES, complete_intake, complete_section, error
 from screening.db import db
 from screening.intake import RedactLinkTokens
 from screening.invitations import find_intake, revoke
-from screening.models import AuditEvent, Intake
+from screening.models import AuditEvent, Intake, utcnow
 
 CSRF_MESSAGE = ("For your security we could not save this page yet. Please check your answers and press Next "
                 "again.")
@@ -96,6 +97,26 @@ def test_a_revoked_link_shows_a_clear_page_and_no_data(app, client):
     assert "Please open the link" in page(client.get("/intake/section/about_you"))  # session forgotten
     response = open_link(app.test_client(), token)
     assert response.status_code == 410 and "no longer active" in page(response) and "1980" not in page(response)
+
+
+def test_an_expired_link_says_so_keeps_the_answers_and_opens_no_session(app, client):
+    intake_id, token = invite(app)
+    open_link(client, token)
+    complete_section(client, "consent", GOOD_PAGES[0][1])
+    with app.app_context():
+        intake = db.session.get(Intake, intake_id)
+        intake.link_expires_at = utcnow() - datetime.timedelta(minutes=1)
+        db.session.commit()
+    fresh = app.test_client()
+    response = open_link(fresh, token)
+    assert response.status_code == 410 and "This link has expired" in page(response)
+    assert "ask for a new link" in page(response) and "Test Clinic" in page(response)
+    with fresh.session_transaction() as session:
+        assert "intake_id" not in session
+    assert load_intake(app, intake_id).answers["consent_given"] is True
+    with app.app_context():
+        events = db.session.query(AuditEvent).filter_by(action="intake.link_expired").all()
+        assert [e.target for e in events] == [f"intake:{intake_id}"]
 
 
 def test_pages_without_an_intake_in_the_session_explain_how_to_get_in(app, client):
@@ -230,7 +251,8 @@ def test_cli_creates_an_invitation_and_prints_its_link(app):
     result = app.test_cli_runner().invoke(args=["create-invitation", "--name", "Ada Lovelace", "--dob",
                                                 "1980-07-31", "--ref", "MRN-42"])
     assert result.exit_code == 0, result.output
-    link = result.output.strip()
+    link = result.stdout.strip()
+    assert re.fullmatch(r"The link opens the questionnaire until \d{4}-\d\d-\d\d \d\d:\d\d UTC\.\n", result.stderr)
     match = re.fullmatch(r"https://intake\.example\.org/i/([A-Za-z0-9_-]{43,})", link)
     assert match, link  # 32 random bytes: 256 bits
     with app.app_context():

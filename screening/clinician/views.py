@@ -7,7 +7,6 @@ submission or intake id, and the intake link token is shown once, in the page bo
 
 from __future__ import annotations
 
-import secrets
 
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request,
                    url_for)
@@ -21,7 +20,7 @@ from ..accounts.auth import STAFF_ROLES, staff_required
 from ..content import compile_question_set, current_question_set_version
 from ..db import db
 from ..draft_flags import draft_messages, open_urgent_drafts, open_with_urgent_draft
-from ..invitations import NoPublishedContent, create_invitation, hash_token, revoke
+from ..invitations import NoPublishedContent, create_invitation, link_expired, replace_link, revoke
 from ..models import INTAKE_STATES, OPEN_STATES, Intake, Submission
 from ..report.summary import format_time, humanize, score_name, summary_for_submission
 from .forms import ActionForm, InvitationForm, ReviewForm
@@ -67,6 +66,11 @@ def _local_time(moment) -> str:
 def open_draft_messages(intake: Intake) -> list[str]:
     """The urgent flags an open intake's unsent answers raise (none once it is submitted or revoked)."""
     return draft_messages(intake) if intake.state in OPEN_STATES else []
+
+
+@bp.app_template_global("link_expired")
+def open_link_expired(intake: Intake) -> bool:
+    return intake.state in OPEN_STATES and link_expired(intake)
 
 
 @bp.app_template_global("state_label")
@@ -242,8 +246,7 @@ def new_link(intake_id: int):
     if intake.state not in OPEN_STATES:
         flash(f"Invitation {intake.id} is {state_label(intake.state).lower()}; it has no link to replace.", "error")
         return redirect(url_for(".invitations"))
-    token = secrets.token_urlsafe(32)
-    intake.token_hash = hash_token(token)
+    token = replace_link(intake)
     audit.record(current_user.actor, "invitation.link_replaced", f"intake:{intake.id}")
     db.session.commit()
     return _link_page(intake, token, replaced=True)

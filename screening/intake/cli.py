@@ -45,3 +45,5 @@ def create_invitation_command(name: str | None, dob: datetime.date | None, ref: 
     audit.record("cli", "intake.created", f"intake:{intake.id}")
     db.session.commit()
     click.echo(invitation_link(token))
+    if intake.link_expires_at:
+        click.echo(f"The link opens the questionnaire until {intake.link_expires_at:%Y-%m-%d %H:%M} UTC.", err=True)

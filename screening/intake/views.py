@@ -27,7 +27,7 @@ from ..content import question_set_of_version
 from ..db import db
 from ..draft_flags import note_draft_flags
 from ..i18n import patient_languages
-from ..invitations import NoPublishedContent, create_invitation, find_intake
+from ..invitations import NoPublishedContent, create_invitation, find_intake, link_expired
 from ..models import Intake, utcnow
 from ..questions.model import Item, QuestionSet, Section, encode_answer
 from ..rules.conditions import format_value
@@ -264,6 +264,10 @@ def open_link(token: str):
         return message("revoked", 410)
     if intake.state == "submitted":
         return message("already_sent")
+    if link_expired(intake):
+        audit.record(actor(intake), "intake.link_expired", f"intake:{intake.id}")
+        db.session.commit()
+        return message("link_expired", 410)
     session["intake_id"] = intake.id
     session["intake_seen"] = int(time.time())
     if intake.language in patient_languages(current_app.config):
