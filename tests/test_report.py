@@ -374,3 +374,29 @@ def test_the_cyclic_collector_is_paused_only_while_a_pdf_is_laid_out():
         assert not gc.isenabled()  # a caller's own choice is left as it was
     finally:
         gc.enable()
+
+
+def test_the_header_names_the_date_of_birth_the_patient_gave_when_the_invitation_has_none():
+    import json
+    from pathlib import Path
+
+    from screening.content import default_question_set_path, default_rule_set_path
+    from screening.evaluation import evaluate
+    from screening.questions import load_question_set
+    from screening.report.summary import Patient, build_summary
+    from screening.rules import load_rule_set
+
+    qs = load_question_set(default_question_set_path)
+    rs = load_rule_set(default_rule_set_path, qs)
+    data = json.loads((Path(__file__).parent / "cases" / "01-suitable-candidate.json").read_text())
+    result = evaluate(qs, rs, data["answers"], datetime.date.fromisoformat(data["as_of"])).to_json()
+    given = data["answers"]["date_of_birth"]
+
+    without = build_summary(qs, result, data["answers"], Patient("Ann Example", clinic_ref="R-1"))
+    assert without.patient.identity == f"Ann Example · born {given} (as the patient gave it) · ref R-1"
+    assert without.dob_mismatch is None
+    on_invitation = build_summary(qs, result, data["answers"],
+                                  Patient("Ann Example", datetime.date.fromisoformat(given), "R-1"))
+    assert on_invitation.patient.identity == f"Ann Example · born {given} · ref R-1"
+    other = build_summary(qs, result, data["answers"], Patient("Ann Example", datetime.date(1901, 1, 1), "R-1"))
+    assert other.patient.identity == "Ann Example · born 1901-01-01 · ref R-1" and given in other.dob_mismatch

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +35,7 @@ class Patient:
     clinic_ref: str | None = None
     intake_id: int | None = None
     language: str | None = None  # the language the patient answered in (None: not recorded)
+    dob_from_answers: bool = False  # the invitation had no date of birth: ``dob`` is the one the patient gave
 
     @property
     def answered_in(self) -> str | None:
@@ -48,7 +49,7 @@ class Patient:
         if self.name:
             parts.append(self.name)
         if self.dob:
-            parts.append(f"born {self.dob.isoformat()}")
+            parts.append(f"born {self.dob.isoformat()}" + (" (as the patient gave it)" if self.dob_from_answers else ""))
         if self.clinic_ref:
             parts.append(f"ref {self.clinic_ref}")
         if not parts:
@@ -357,6 +358,8 @@ def build_summary(qs: QuestionSet, result: dict, answers: dict, patient: Patient
     if patient.dob and dob_answer and dob_answer != patient.dob:
         mismatch = (f"The date of birth the patient gave ({dob_answer.isoformat()}) differs from the one on the "
                     f"invitation ({patient.dob.isoformat()}).")
+    elif dob_answer and not patient.dob:
+        patient = replace(patient, dob=dob_answer, dob_from_answers=True)
     instruments = [{"title": i.title, "citation": i.citation, "licence": i.licence} for i in qs.instruments]
     return Summary(
         clinic_name=clinic_name, patient=patient, submission_id=submission_id,
