@@ -116,6 +116,16 @@ def test_numbers_are_checked_against_their_range(app, client, intake_id):
     assert load_intake(app, intake_id).answers["weight_kg"] == 70.5
 
 
+@pytest.mark.parametrize("typed", ["9" * 400, "-" + "9" * 400, "9" * 5000, "1" + "0" * 16, "1e308", "1e309", "nan"])
+def test_an_absurdly_large_number_is_an_error_not_a_crash(app, client, intake_id, typed):
+    """Python's int() takes 400 digits; math and JSON on such a number used to fail with a 500."""
+    answered_before(app, intake_id, "about_you")
+    response = post_section(client, "about_you", {**GOOD_PAGES[1][1], "weight_kg": typed})
+    assert response.status_code == 200
+    assert any(p.endswith("Enter a number.") for p in error_summary(page(response))), error_summary(page(response))
+    assert "weight_kg" not in load_intake(app, intake_id).answers
+
+
 def test_none_of_these_is_an_answer_and_cannot_be_combined(app, client, intake_id):
     answered_before(app, intake_id, "medications")
     response = post_section(client, "medications", {"medications": ["__none__"]})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,6 +16,8 @@ from .computed import FUNCTIONS, Computed
 KIND_OF_TYPE = {"yes_no": BOOL, "scale": INT, "single_choice": CHOICE, "multi_choice": MULTI,
                 "integer": INT, "decimal": NUM, "text": TEXT, "date": DATE}
 DEFAULT_TEXT_LENGTH = 2000
+# Larger numbers are no real answer, and arithmetic on them (a computed BMI) could overflow a float.
+LARGEST_NUMBER = 10**15
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ def normalize_answer(item: Item, raw: Any, as_of: datetime.date) -> Any:
             raise InvalidAnswer("each option can be chosen only once", "choose_listed")
         return tuple(v for v in item.choice_values if v in raw)
     if kind in ("integer", "decimal"):
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not abs(raw) <= LARGEST_NUMBER:
             raise InvalidAnswer("enter a whole number" if kind == "integer" else "enter a number", "number")
         if kind == "integer":
             if isinstance(raw, float) and not raw.is_integer():
