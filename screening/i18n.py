@@ -7,7 +7,7 @@ admin's preview of patient pages sets it too); every other page is rendered in E
 
 from __future__ import annotations
 
-from flask import Flask, g, has_request_context
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel
 
 from .questions.translations import LANGUAGES, SOURCE_LANGUAGE, language_name
@@ -16,6 +16,14 @@ from .questions.translations import LANGUAGES, SOURCE_LANGUAGE, language_name
 def patient_languages(app_config) -> list[str]:
     """The languages a patient may choose, in the order offered (``PATIENT_LANGUAGES``, checked at start)."""
     return list(app_config["PATIENT_LANGUAGES"])
+
+
+def language_of_patient_request(app_config) -> str:
+    """A patient's language for this request: the one chosen in this session, else the browser's, else the
+    first offered."""
+    offered = patient_languages(app_config)
+    chosen = session.get("intake_language")
+    return chosen if chosen in offered else (request.accept_languages.best_match(offered) or offered[0])
 
 
 def select_locale() -> str:

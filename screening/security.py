@@ -7,13 +7,17 @@ several app processes sets ``SCREENING_RATELIMIT_STORAGE_URI=redis://...`` so th
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, current_app, render_template, request
+from flask import Flask, Response, abort, current_app, g, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
+
+from .i18n import language_of_patient_request
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -97,13 +101,13 @@ def configured(key: str):
 
 
 ERROR_TEXT = {
-    400: ("This request could not be handled", "Please go back and try again."),
-    403: ("You cannot open this page", "Your account does not have access to it."),
-    404: ("Page not found", "Check the address, or open the link you were sent again."),
-    405: ("This page cannot be used that way", "Please go back and try again."),
-    410: ("This page is no longer available", "Please contact the clinic."),
-    413: ("That was too much to send at once", "Please shorten what you entered and try again."),
-    429: ("Too many attempts", "For your security, please wait a few minutes and try again."),
+    400: (_l("This request could not be handled"), _l("Please go back and try again.")),
+    403: (_l("You cannot open this page"), _l("Your account does not have access to it.")),
+    404: (_l("Page not found"), _l("Check the address, or open the link you were sent again.")),
+    405: (_l("This page cannot be used that way"), _l("Please go back and try again.")),
+    410: (_l("This page is no longer available"), _l("Please contact the clinic.")),
+    413: (_l("That was too much to send at once"), _l("Please shorten what you entered and try again.")),
+    429: (_l("Too many attempts"), _l("For your security, please wait a few minutes and try again.")),
 }
 
 
@@ -113,19 +117,26 @@ STAFF_ERROR_TEXT = {
     404: ("Page not found", "Check the address, or start again from the work list."),
 }
 STAFF_PREFIXES = ("/staff", "/admin")
+API_PREFIX = "/api/"
 
 
-def error_page(status: int, title: str | None = None, text: str | None = None) -> tuple[str, int]:
+def error_page(status: int, title=None, text=None):
+    """The error page: JSON under /api/, English for staff, in the patient's language for everyone else."""
+    if request.path.startswith(API_PREFIX):
+        return jsonify(error=str(title or ERROR_TEXT.get(status, ("error",))[0]).lower()), status
     staff = request.path.startswith(STAFF_PREFIXES)
+    if not staff and request.blueprint != "accounts" and "patient_language" not in g:
+        g.patient_language = language_of_patient_request(current_app.config)
+        refresh()
     default_title, default_text = (staff and STAFF_ERROR_TEXT.get(status)) or ERROR_TEXT.get(
-        status, ("Something went wrong", "Please try again in a few minutes."))
+        status, (_l("Something went wrong"), _l("Please try again in a few minutes.")))
     return render_template("error.html", status=status, title=title or default_title,
                            text=text or default_text, staff=staff), status
 
 
 def csrf_expired(exc: CSRFError):
-    return error_page(400, "This page had expired",
-                      "Nothing was changed. Please go back, reload the page and try again.")
+    return error_page(400, _l("This page had expired"),
+                      _l("Nothing was changed. Please go back, reload the page and try again."))
 
 
 def http_error(exc: HTTPException):

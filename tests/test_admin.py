@@ -337,6 +337,9 @@ def test_history_diff_rollback_and_export(staff_app, admin_client):
 
     diff = plain(admin_client.get(f"{QS_PAGE}/diff?a=1&b=2"))
     assert "question phq9_1" in diff
+    for a, b in (("zz", "9" * 20), ("1", "\u00b2"), ("99", "1")):  # no such version: said so, never a 500
+        refused = admin_client.get(f"{QS_PAGE}/diff", query_string={"a": a, "b": b}, follow_redirects=True)
+        assert refused.status_code == 200 and "Choose two versions to compare." in plain(refused), (a, b)
     assert "text: “Little interest or pleasure in doing things” → “New wording one”" in diff
 
     response = click(admin_client, f"{QS_PAGE}/versions", f"{QS_PAGE}/versions/1/rollback")

@@ -86,7 +86,9 @@ def test_the_api_lists_submissions_since_a_time_and_pages_through_them(staff_app
         seen += [s["id"] for s in page["data"]]
     assert seen == ids[1:]
     for query, reason in [("since=yesterday", "'since'"), ("limit=0", "'limit'"), ("limit=501", "'limit'"),
-                          ("cursor=%%%", "'cursor'"), ("cursor=MjAyNi0wMS0wMVQwMDowMDowMHw5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ", "'cursor'")]:
+                          ("cursor=%%%", "'cursor'"), ("cursor=MjAyNi0wMS0wMVQwMDowMDowMHw5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ", "'cursor'"),
+                          ("since=0001-01-01T00:00:00%2B01:00", "'since'"), ("since=9999-12-31T23:59:59-05:00", "'since'"),
+                          ("limit=%C2%B2", "'limit'"), ("limit=" + "0" * 400 + "5", "'limit'")]:
         response = api.get(f"/api/v1/submissions?{query}", headers=bearer(secret))
         assert response.status_code == 400 and reason in response.get_json()["error"], query
         conforms(staff_app, "/submissions", response)
@@ -116,7 +118,9 @@ def test_a_submission_is_fetched_as_a_valid_fhir_bundle_and_each_fetch_is_audite
     bundle = Bundle.model_validate_json(response.data)
     kinds = [entry.resource.get_resource_type() for entry in bundle.entry]
     assert kinds[:2] == ["Patient", "QuestionnaireResponse"] and kinds[-1] == "RiskAssessment"
-    assert api.get("/api/v1/submissions/999999/fhir", headers=bearer(secret)).status_code == 404
+    for missing in ("999999", "9" * 30):  # the second is no id the database can hold: not routed at all
+        response = api.get(f"/api/v1/submissions/{missing}/fhir", headers=bearer(secret))
+        assert response.status_code == 404 and response.is_json and response.get_json()["error"], missing
     with staff_app.app_context():
         token = db.session.scalar(select(ApiToken))
         assert token.last_used_at is not None

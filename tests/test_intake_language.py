@@ -85,6 +85,23 @@ def test_validation_and_required_messages_are_in_spanish(client, app):
     assert required == ["¿Cuál es su fecha de nacimiento? Por favor, escriba una fecha."]
 
 
+def test_a_refused_security_token_and_the_error_pages_stay_in_the_patients_language(app, client):
+    _, token = invite(app)
+    open_link(client, token)
+    switch(client, "consent", {}, "es")
+    controls = {**form_controls(page(client.get("/intake/section/consent"))), "csrf_token": ""}
+    kept = client.post("/intake/section/consent", data={**controls, "consent_given": "yes", "_action": "next"})
+    assert kept.status_code == 200 and html_lang(page(kept)) == "es" and "Antes de empezar" in page(kept)
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and html_lang(page(missing)) == "es"
+    assert "No se encontró la página" in page(missing) and "llame a Test Clinic" in page(missing)
+    browser = app.test_client().get("/no-such-page", headers={"Accept-Language": "es"})
+    assert "Revise la dirección" in page(browser)
+    for path in ("/staff/no-such-page", "/admin/no-such-page"):
+        staff = client.get(path, headers={"Accept-Language": "es"})
+        assert html_lang(page(staff)) == "en" and "Page not found" in page(staff), path
+
+
 def test_an_instrument_without_a_published_spanish_version_stays_in_english_with_a_note(client, app):
     _, token = invite(app)
     open_link(client, token)

@@ -210,7 +210,7 @@ def history(slug: str, set_id: str):
 def text_of(kind: str, set_id: str, which: str | None, state) -> tuple[str | None, str]:
     if which == "draft":
         return (state.draft.yaml_text if state.draft is not None else None), "the draft"
-    if which and which.isdigit():
+    if which and which.isascii() and which.isdigit() and len(which) <= 9:  # a version number, never beyond an int
         model = publishing.KINDS[kind]
         row = db.session.scalar(select(model).where(model.set_id == set_id, model.version == int(which)))
         return (row.yaml_text if row is not None else None), f"version {which}"

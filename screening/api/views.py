@@ -99,7 +99,10 @@ def parse_since(raw: str | None) -> datetime.datetime | None:
     except ValueError:
         raise ValueError("'since' must be an ISO 8601 date-time, e.g. 2026-01-31T08:00:00Z") from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable instant
+            raise ValueError("'since' is out of range") from None
     return moment
 
 
@@ -122,7 +125,7 @@ def decode_cursor(cursor: str) -> tuple[datetime.datetime, int]:
 def parse_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not 1 <= int(raw) <= MAX_PAGE:
         raise ValueError(f"'limit' must be a whole number from 1 to {MAX_PAGE}")
     return int(raw)
 

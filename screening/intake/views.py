@@ -26,7 +26,7 @@ from ..security import configured, limiter
 from ..content import question_set_of_version
 from ..db import db
 from ..draft_flags import note_draft_flags
-from ..i18n import patient_languages
+from ..i18n import language_of_patient_request, patient_languages
 from ..invitations import NoPublishedContent, create_invitation, find_intake, link_expired
 from ..models import Intake, utcnow
 from ..questions.model import Item, QuestionSet, Section, encode_answer
@@ -144,9 +144,7 @@ def patient_language():
             db.session.commit()
         rest = {k: v for k, v in request.args.items() if k != "lang"}
         return redirect(url_for(request.endpoint, **(request.view_args or {}), **rest), 303)
-    chosen = session.get("intake_language")
-    g.patient_language = chosen if chosen in offered else (request.accept_languages.best_match(offered)
-                                                         or offered[0])
+    g.patient_language = language_of_patient_request(current_app.config)
 
 
 def set_language(code: str, intake: Intake | None = None) -> None:
@@ -548,7 +546,11 @@ def visibility(section_id: str):
 
 @bp.errorhandler(CSRFError)
 def csrf_error(exc: CSRFError):
-    """If the app checks CSRF before the views (CSRFProtect), keep the page instead of a bare 400."""
+    """If the app checks CSRF before the views (CSRFProtect), keep the page instead of a bare 400.
+
+    CSRFProtect refuses the request before the blueprint's own ``before_request``: the language is set here."""
+    g.patient_language = language_of_patient_request(current_app.config)
+    refresh()
     endpoint = request.endpoint or ""
     if endpoint == "intake.section":
         return save_section(request.view_args["section_id"], csrf_failed=True)
