@@ -1,16 +1,17 @@
-"""The work list stays fast with 100,000 submissions (keyset pagination, no OFFSET)."""
+"""The work list with 100,000 submissions: the right rows, by keyset pagination, in a fixed number of
+statements. Its speed is measured by bench/bench_worklist.py, never asserted here."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import random
-import time
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from screening.clinician.models import SubmissionReview
-from screening.clinician.worklist import Cursor, worklist_page
+from screening.clinician.worklist import RANK_NAMES, Cursor, worklist_page
 from screening.content import current_question_set_version, current_rule_set_version
 from screening.db import db
 from screening.models import Intake, Submission, User
@@ -20,17 +21,32 @@ N = 100_000
 T0 = datetime.datetime(2024, 1, 1)
 
 
-def best_of(fn, runs=3):
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
+@contextlib.contextmanager
+def statements():
+    """The SQL statements run inside the block."""
+    seen: list[str] = []
+    engine = db.engine
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def page_of(fn):
+    with statements() as seen:
+        page = fn()
+    # One index range scan per severity rank, then the page's rows and their reviews: however deep the page.
+    assert len(seen) <= len(RANK_NAMES) + 2, seen
+    return page
 
 
 @pytest.mark.slow
-def test_worklist_pages_stay_fast_with_100k_submissions(staff_app):
+def test_worklist_pages_with_100k_submissions(staff_app):
     rng = random.Random(7)
     result = {"scores": {"phq9": {"value": 12, "band": "moderate", "complete": True}}, "flags": []}
     with staff_app.app_context():
@@ -57,23 +73,20 @@ def test_worklist_pages_stay_fast_with_100k_submissions(staff_app):
         db.session.commit()
 
         expected_first = sorted(ranks, key=lambda i: (ranks[i][0], -ranks[i][1].timestamp(), -i))[:50]
-        first_time, first = best_of(lambda: worklist_page("all"))
+        first = page_of(lambda: worklist_page("all"))
         assert [s.id for s in first.rows] == expected_first
         deep = Cursor(3, datetime.datetime(2025, 1, 1), 10**9)
-        deep_time, deep_page = best_of(lambda: worklist_page("all", after=deep))
+        deep_page = page_of(lambda: worklist_page("all", after=deep))
         assert len(deep_page.rows) == 50
-        worst_time, worst = best_of(lambda: worklist_page("to_review"))
+        assert all((s.severity_rank, -s.submitted_at.timestamp()) >= (3, -deep.submitted_at.timestamp())
+                   for s in deep_page.rows)
+        worst = page_of(lambda: worklist_page("to_review"))
         assert len(worst.rows) == 50 and all(s.id <= 60 for s in worst.rows)
-        print(f"\nwork list with {N} submissions: first page {first_time * 1000:.1f} ms, "
-              f"deep page {deep_time * 1000:.1f} ms, worst 'not reviewed' page {worst_time * 1000:.1f} ms")
-        # Generous bounds (a shared CI machine); measured here: ~6 ms, ~6 ms and ~55 ms.
-        assert first_time < 0.25 and deep_time < 0.25 and worst_time < 1.0
 
     make_user(staff_app, "c@example.org")
     client = staff_app.test_client()
     token = csrf_from(client, "/sign-in")
     client.post("/sign-in", data={"csrf_token": token, "email": "c@example.org",
                                   "password": "correct horse battery staple"})
-    page_time, response = best_of(lambda: client.get("/staff/?review=all"))
+    response = client.get("/staff/?review=all")
     assert response.status_code == 200 and response.get_data(as_text=True).count('class="sev-tag') == 50
-    assert page_time < 0.5
