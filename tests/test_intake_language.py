@@ -196,6 +196,11 @@ def test_a_spanish_intake_reaches_the_clinic_in_english_with_the_patients_langua
     complete(client, GOOD_PAGES[-1:])
     review = page(client.get("/intake/review"))
     assert "Revise sus respuestas" in review and "Sí" in review and "31 de julio de 1980" in review
+    # A screen reader reads the English wording of an instrument without a Spanish version in English,
+    # in the hidden name of its "Change" link too.
+    gad7_1 = "Feeling nervous, anxious or on edge"
+    assert re.search(r'<dt class="review-list__question" lang="en">%s</dt>' % gad7_1, review)
+    assert '<span lang="en">%s</span>' % gad7_1 in review
     done = client.post("/intake/review", data={"csrf_token": hidden_value(review, "csrf_token")})
     assert location(done) == "/intake/done"
     assert "Gracias" in page(client.get("/intake/done"))
