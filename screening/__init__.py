@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from .config import instance_path_for, load_config
+if TYPE_CHECKING:  # the domain core (questions, rules, evaluation) is imported without Flask
+    from flask import Flask
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The app factory. ``config`` (tests) overrides instance/config.py and SCREENING_* variables."""
+    from flask import Flask
+
+    from .config import instance_path_for, load_config
+
     instance = instance_path_for(config)
     instance.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
