@@ -11,6 +11,7 @@ The keyboard-only intake is in test_browser_intake.py.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import threading
@@ -316,6 +317,52 @@ def test_the_dark_palette_is_dark_and_keeps_the_focus_ring_visible(site):
         assert ring == "rgb(255, 221, 0)"  # yellow: a black ring would vanish on the dark page
     finally:
         context.close()
+
+
+PALETTE_PAIRS = [("--text", "--bg"), ("--muted", "--bg"), ("--brand", "--bg"), ("--error", "--bg"), ("--calm", "--bg"),
+                 ("--text", "--surface"), ("--line", "--surface"), ("--on-brand", "--brand"), ("--on-calm", "--calm"),
+                 ("--error", "--error-tint"), ("--text", "--brand-tint"), ("--text", "--calm-tint")]
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG 2.1 contrast ratio of two CSS colours as the browser computed them ("rgb(r, g, b)")."""
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
+        r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def level(ratio: float) -> float:
+    """The highest WCAG threshold a ratio meets: 7 (AAA text), 4.5 (AA text), 3 (large text, controls) or 0."""
+    return next((t for t in (7, 4.5, 3) if ratio >= t), 0)
+
+
+def test_the_dark_palette_keeps_every_pair_of_colours_at_the_contrast_level_of_the_light_one(site):
+    ratios = {}
+    for scheme in ("light", "dark"):
+        context = site.context(axe=False, color_scheme=scheme)
+        page = context.new_page()
+        try:
+            page.goto(f"{site.base}/intake")  # any patient page: the palette is the body's
+            names = sorted({name for pair in PALETTE_PAIRS for name in pair})
+            colours = page.evaluate("""(names) => {
+              const probe = document.createElement('span');
+              document.body.appendChild(probe);
+              const out = {};
+              for (const name of names) { probe.style.color = `var(${name})`; out[name] = getComputedStyle(probe).color; }
+              probe.remove();
+              return out;
+            }""", names)
+        finally:
+            context.close()
+        ratios[scheme] = {pair: contrast(colours[pair[0]], colours[pair[1]]) for pair in PALETTE_PAIRS}
+    assert len({tuple(sorted(r.values())) for r in ratios.values()}) == 2  # two palettes really were read
+    weaker = {f"{a} on {b}": (round(ratios['light'][a, b], 1), round(ratios['dark'][a, b], 1))
+              for a, b in PALETTE_PAIRS if level(ratios["dark"][a, b]) < level(ratios["light"][a, b])}
+    assert weaker == {}, "pairs whose contrast (light, dark) drops a WCAG level in dark mode"
+    assert all(level(r) >= 4.5 for pair, r in ratios["dark"].items() if pair[0] != "--line")
 
 
 def test_high_contrast_mode_keeps_focus_selection_and_errors_visible(site):
