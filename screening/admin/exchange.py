@@ -8,7 +8,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import exports
+from ..api.models import ApiToken
 from ..api.tokens import all_tokens, create_token, revoke_token
+from ..confirmation import confirmation_page
 from ..db import db
 from ..exchange.fhir_base import FhirInvalid
 from ..models import User
@@ -70,6 +72,21 @@ def create_api_token():
     row, secret = create_token(form.name.data.strip(), current_user.id)
     # The secret is on this response only (no-store), never in a URL, a log or the database.
     return render_tokens(ApiTokenForm(formdata=None), secret=secret, created=row)
+
+
+@bp.get("/api-tokens/<int:token_id>/revoke")
+def confirm_revoke_api_token(token_id: int):
+    row = db.session.get(ApiToken, token_id)
+    if row is None:
+        abort(404)
+    if not row.active:
+        flash(f"The token '{row.name}' is already revoked.", "info")
+        return redirect(url_for("admin_home.api_tokens"), 303)
+    return confirmation_page(f"Revoke the API token '{row.name}'?",
+                             "The integration that uses it is refused from its next request on; this cannot be "
+                             "undone (a new token would have to be created and set up in the integration).",
+                             url_for("admin_home.revoke_api_token", token_id=row.id), "Revoke the token",
+                             url_for("admin_home.api_tokens"), nav="admin")
 
 
 @bp.post("/api-tokens/<int:token_id>/revoke")

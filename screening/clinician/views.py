@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 
 from .. import audit
 from ..accounts.auth import STAFF_ROLES, staff_required
+from ..confirmation import confirmation_page
 from ..content import compile_question_set, current_question_set_version
 from ..db import db
 from ..draft_flags import draft_messages, open_urgent_drafts, open_with_urgent_draft
@@ -216,6 +217,33 @@ def _intake_or_404(intake_id: int) -> Intake:
     return intake
 
 
+def _who(intake: Intake) -> str:
+    """How a confirmation page names an invitation: its number and the patient's name or reference."""
+    named = intake.patient_name or (f"ref {intake.clinic_ref}" if intake.clinic_ref else "an unnamed patient")
+    return f"no. {intake.id} ({named})"
+
+
+def _open_intake_or_back(intake_id: int, refused: str) -> Intake | None:
+    intake = _intake_or_404(intake_id)
+    if intake.state in OPEN_STATES:
+        return intake
+    flash(refused.format(id=intake.id, state=state_label(intake.state).lower()), "error")
+    return None
+
+
+@bp.get("/invitations/<int:intake_id>/revoke")
+@staff_required
+def confirm_revoke(intake_id: int):
+    intake = _open_intake_or_back(intake_id, "Invitation {id} is {state} and cannot be revoked.")
+    if intake is None:
+        return redirect(url_for(".invitations"))
+    return confirmation_page(f"Revoke invitation {_who(intake)}?",
+                             "Its link will stop working at once and cannot be made to work again; "
+                             "the answers saved so far are kept.",
+                             url_for(".revoke_invitation", intake_id=intake.id), "Revoke the invitation",
+                             url_for(".invitations"), nav="invitations")
+
+
 @bp.post("/invitations/<int:intake_id>/revoke")
 @staff_required
 def revoke_invitation(intake_id: int):
@@ -230,6 +258,19 @@ def revoke_invitation(intake_id: int):
     else:
         flash(f"Invitation {intake.id} is {state_label(intake.state).lower()} and cannot be revoked.", "error")
     return redirect(url_for(".invitations"))
+
+
+@bp.get("/invitations/<int:intake_id>/new-link")
+@staff_required
+def confirm_new_link(intake_id: int):
+    intake = _open_intake_or_back(intake_id, "Invitation {id} is {state}; it has no link to replace.")
+    if intake is None:
+        return redirect(url_for(".invitations"))
+    return confirmation_page(f"Replace the link of invitation {_who(intake)}?",
+                             "The link the patient has now will stop working; you get a new one to send. "
+                             "The answers saved so far are kept.",
+                             url_for(".new_link", intake_id=intake.id), "Make a new link",
+                             url_for(".invitations"), nav="invitations", danger=False)
 
 
 @bp.post("/invitations/<int:intake_id>/new-link")
