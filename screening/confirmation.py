@@ -1,4 +1,5 @@
-"""Confirmation pages for staff actions that cannot be undone (revoke, replace a link, disable...).
+"""Pages that catch two slips on staff pages: a confirmation page for actions that cannot be undone
+(revoke, replace a link, disable...), and the page a resubmitted create form gets (once.py).
 
 The page's own button for such an action is a link to a GET of the action's address; that GET changes
 nothing and shows what exactly will happen, with the real POST button and a way back. The POST endpoint
@@ -9,6 +10,8 @@ without script, so it works under ``script-src 'self'``, with the keyboard and w
 from __future__ import annotations
 
 from flask import render_template
+
+from .once import AlreadySubmitted
 from flask_wtf import FlaskForm
 
 
@@ -22,3 +25,10 @@ def confirmation_page(question: str, consequences: str, action: str, button: str
     ``action`` is the URL the button POSTs to (with ``fields`` as hidden inputs), ``cancel`` where Cancel goes."""
     return render_template("confirm.html", nav=nav, question=question, consequences=consequences, action=action,
                            button=button, cancel=cancel, fields=fields or {}, danger=danger, form=ConfirmForm())
+
+
+def already_created(done: AlreadySubmitted, thing: str, list_url: str, list_name: str, *, nav: str = "invitations"):
+    """The answer to a create form sent again (a reload, a second click): what the first one made, where to
+    find it, and never its secret. 409: nothing was done."""
+    return render_template("resubmitted.html", nav=nav, thing=thing, spent=done.spent, list_url=list_url,
+                           list_name=list_name), 409

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from .. import exports
 from ..api.models import ApiToken
 from ..api.tokens import all_tokens, create_token, revoke_token
-from ..confirmation import confirmation_page
+from ..confirmation import already_created, confirmation_page
 from ..db import db
 from ..exchange.fhir_base import FhirInvalid
 from ..models import User
+from ..once import AlreadySubmitted, spend
 from .base import actor, bp
 from .forms import ActionForm, ApiTokenForm
 
@@ -69,7 +70,14 @@ def create_api_token():
     form = ApiTokenForm()
     if not form.validate_on_submit():
         return render_tokens(form, status=400)
+    try:
+        spent = spend(form.nonce.data, "api_token")
+    except AlreadySubmitted as done:
+        return already_created(done, "API token", url_for("admin_home.api_tokens"), "Integrations", nav="admin")
     row, secret = create_token(form.name.data.strip(), current_user.id)
+    if spent is not None:
+        spent.target = f"api_token:{row.id}"
+        db.session.commit()
     # The secret is on this response only (no-store), never in a URL, a log or the database.
     return render_tokens(ApiTokenForm(formdata=None), secret=secret, created=row)
 

@@ -18,12 +18,13 @@ from sqlalchemy.orm import joinedload
 
 from .. import audit
 from ..accounts.auth import STAFF_ROLES, staff_required
-from ..confirmation import confirmation_page
+from ..confirmation import already_created, confirmation_page
 from ..content import compile_question_set, current_question_set_version
 from ..db import db
 from ..draft_flags import draft_messages, open_urgent_drafts, open_with_urgent_draft
 from ..invitations import NoPublishedContent, create_invitation, hash_token, revoke
 from ..models import INTAKE_STATES, OPEN_STATES, Intake, Submission
+from ..once import AlreadySubmitted, spend
 from ..report.summary import format_time, humanize, score_name, summary_for_submission
 from .forms import ActionForm, InvitationForm, ReviewForm
 from .models import SubmissionReview, record_review
@@ -197,6 +198,10 @@ def new_invitation():
     form = InvitationForm()
     if form.validate_on_submit():
         try:
+            spent = spend(form.nonce.data, "invitation")
+        except AlreadySubmitted as done:
+            return already_created(done, "invitation", url_for(".invitations"), "Invitations")
+        try:
             intake, token = create_invitation(form.patient_name.data, form.patient_dob.data, form.clinic_ref.data,
                                               created_by=current_user.id)
         except NoPublishedContent:
@@ -204,6 +209,8 @@ def new_invitation():
             flash("No question set is published yet, so no invitation can be made. Ask an admin.", "error")
             return redirect(url_for(".invitations"))
         audit.record(current_user.actor, "invitation.created", f"intake:{intake.id}")
+        if spent is not None:
+            spent.target = f"intake:{intake.id}"
         db.session.commit()
         return _link_page(intake, token)
     status = 400 if request.method == "POST" else 200
