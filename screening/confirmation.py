@@ -20,11 +20,13 @@ class ConfirmForm(FlaskForm):
 
 
 def confirmation_page(question: str, consequences: str, action: str, button: str, cancel: str, *,
-                      nav: str, fields: dict[str, str] | None = None, danger: bool = True):
+                      nav: str, fields: dict[str, str] | None = None, danger: bool = True, password: bool = False):
     """``question`` names the thing ("Revoke the invitation for ref 123?"), ``consequences`` what follows;
-    ``action`` is the URL the button POSTs to (with ``fields`` as hidden inputs), ``cancel`` where Cancel goes."""
+    ``action`` is the URL the button POSTs to (with ``fields`` as hidden inputs, and the user's password
+    when ``password``), ``cancel`` where Cancel goes."""
     return render_template("confirm.html", nav=nav, question=question, consequences=consequences, action=action,
-                           button=button, cancel=cancel, fields=fields or {}, danger=danger, form=ConfirmForm())
+                           button=button, cancel=cancel, fields=fields or {}, danger=danger, password=password,
+                           form=ConfirmForm())
 
 
 def already_created(done: AlreadySubmitted, thing: str, list_url: str, list_name: str, *, nav: str = "invitations"):

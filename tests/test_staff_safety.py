@@ -16,7 +16,7 @@ from screening.invitations import create_invitation
 from screening.models import AuditEvent, Draft, Intake, QuestionSetVersion, User, utcnow
 from screening.once import SpentForm
 from test_admin_support import QS_PAGE, admin_client, form_data, plain, text_of  # noqa: F401
-from test_clinician_support import make_user, staff_app  # noqa: F401
+from test_clinician_support import PASSWORD, make_user, staff_app  # noqa: F401
 
 
 def events(app) -> list[tuple[str, str | None]]:
@@ -166,3 +166,23 @@ def test_a_resubmitted_token_form_creates_one_token(staff_app, admin_client):
     with staff_app.app_context():
         assert db.session.scalar(select(func.count(ApiToken.id))) == 1
     assert [e[0] for e in events(staff_app)].count("api_token.created") == 1
+
+
+def test_turning_off_one_s_own_two_factor_asks_first_with_the_password(staff_app, admin_client):
+    with staff_app.app_context():
+        user_id = db.session.scalar(select(User.id))
+        db.session.add(TwoFactor(user_id=user_id, secret="JBSWY3DPEHPK3PXP", confirmed_at=utcnow()))
+        db.session.commit()
+    overview = text_of(admin_client.get("/staff/account/"))
+    assert "formaction" not in overview  # no longer a second button of the recovery-codes form
+    asked = admin_client.get("/staff/account/two-factor/off")
+    assert "Turn off two-factor sign-in for your account?" in plain(asked)
+    assert 'type="password"' in text_of(asked) and 'href="/staff/account/"' in text_of(asked)
+    data = form_data(text_of(asked), "/staff/account/two-factor/off")
+    assert admin_client.post("/staff/account/two-factor/off", data=data | {"password": "wrong"}).status_code == 400
+    with staff_app.app_context():
+        assert db.session.scalar(select(func.count(TwoFactor.id))) == 1
+    admin_client.post("/staff/account/two-factor/off", data=data | {"password": PASSWORD})
+    with staff_app.app_context():
+        assert db.session.scalar(select(func.count(TwoFactor.id))) == 0
+    assert events(staff_app)[-1][0] == "account.two_factor_removed"
