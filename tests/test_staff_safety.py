@@ -186,3 +186,33 @@ def test_turning_off_one_s_own_two_factor_asks_first_with_the_password(staff_app
     with staff_app.app_context():
         assert db.session.scalar(select(func.count(TwoFactor.id))) == 0
     assert events(staff_app)[-1][0] == "account.two_factor_removed"
+
+
+def test_a_double_click_sent_at_the_same_moment_creates_one_invitation(staff_app, admin_client):
+    """Two requests with the same form at once (two app processes, or two threads here): one creates,
+    the other waits for it and is told it was already created."""
+    import threading
+
+    from test_clinician_support import sign_in
+
+    second = staff_app.test_client()
+    assert sign_in(second, email="boss@example.org", password=PASSWORD).status_code == 302
+    form = form_data(text_of(admin_client.get("/staff/invitations/new")), "/staff/invitations/new")
+    form |= {"clinic_ref": "MRN-9"}
+    start, statuses = threading.Barrier(2), []
+
+    second_form = form | {"csrf_token": form_data(text_of(second.get("/staff/invitations/new")),
+                                                  "/staff/invitations/new")["csrf_token"]}
+
+    def send(client, data):
+        start.wait()
+        statuses.append(client.post("/staff/invitations/new", data=data).status_code)
+
+    threads = [threading.Thread(target=send, args=pair) for pair in ((admin_client, form), (second, second_form))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 409]
+    with staff_app.app_context():
+        assert db.session.scalar(select(func.count(Intake.id))) == 1
