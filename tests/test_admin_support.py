@@ -106,7 +106,11 @@ def submit(client, page_path: str, action: str, changes: dict | None = None, dro
 
 
 def click(client, page_path: str, action: str, **extra):
-    """Press a one-button form (publish, discard, move, remove, roll back) found on ``page_path``."""
+    """Press a one-button form (publish, discard, move, remove, roll back) found on ``page_path``; for an
+    action that asks first, follow its link to the confirmation page and press the button there."""
+    page = text_of(client.get(page_path))
+    if f'href="{action}"' in page and not any(f["action"].split("?")[0].endswith(action) for f in forms_of(page)):
+        page_path = action
     return submit(client, page_path, action, extra)
 
 

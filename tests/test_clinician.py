@@ -280,7 +280,9 @@ def test_invitation_states_revoke_and_new_link(staff_app, clinician_client):
 
     token = csrf_from(clinician_client, "/staff/invitations")
     assert clinician_client.post(f"/staff/invitations/{waiting_id}/revoke").status_code == 400  # no CSRF token
-    assert clinician_client.get(f"/staff/invitations/{waiting_id}/revoke").status_code == 405  # no change on GET
+    assert clinician_client.get(f"/staff/invitations/{waiting_id}/revoke").status_code == 200  # asks, changes nothing
+    with staff_app.app_context():
+        assert db.session.get(Intake, waiting_id).state == "not_started"
     clinician_client.post(f"/staff/invitations/{waiting_id}/revoke", data={"csrf_token": token})
     with staff_app.app_context():
         assert db.session.get(Intake, waiting_id).state == "revoked"

@@ -120,7 +120,8 @@ PATIENT_PAGES = {"intake.resume", "intake.section", "intake.visibility", "intake
 STAFF_PAGES = {"clinician.worklist", "clinician.invitations", "clinician.new_invitation",
                "clinician.revoke_invitation", "clinician.new_link", "clinician.summary", "clinician.summary_pdf",
                "clinician.review", "my_account.overview", "my_account.change_password", "my_account.two_factor",
-               "my_account.new_recovery_codes", "my_account.turn_off_two_factor"}
+               "my_account.new_recovery_codes", "my_account.turn_off_two_factor",
+               "clinician.confirm_revoke", "clinician.confirm_new_link", "my_account.confirm_turn_off_two_factor"}
 # Reached with a one-time link only: refused to everyone here.
 LINK_PAGES = {"accounts.accept_invite", "accounts.reset_password"}
 

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from .. import audit
+from ..confirmation import confirmation_page
 from ..clinician.views import require_staff
 from ..db import db
 from . import auth, two_factor
@@ -131,6 +132,17 @@ def new_recovery_codes():
     audit.record(current_user.actor, "account.recovery_codes_renewed", current_user.actor)
     db.session.commit()
     return recovery_codes_page(codes, first=False)
+
+
+@bp.get("/two-factor/off")
+def confirm_turn_off_two_factor():
+    if not current_user.two_factor_enabled or current_app.config["REQUIRE_TWO_FACTOR"]:
+        return redirect(url_for("my_account.overview"), 303)
+    return confirmation_page("Turn off two-factor sign-in for your account?",
+                             "Your password alone then signs you in, and your recovery codes stop working. You can "
+                             "set it up again later, with a new QR code.",
+                             url_for("my_account.turn_off_two_factor"), "Turn off two-factor",
+                             url_for("my_account.overview"), nav="account", password=True)
 
 
 @bp.post("/two-factor/off")

@@ -6,12 +6,13 @@ Every change is a POST with a CSRF token and an audit event; GET changes nothing
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from .. import audit
 from ..admin.base import require_admin
+from ..confirmation import confirmation_page
 from ..db import db
 from ..models import AuditEvent, User, utcnow
 from . import auth, links, management, two_factor
@@ -134,6 +135,31 @@ def posted_to(user_id: int, form) -> User:
     return user
 
 
+def confirm(user: User, question: str, consequences: str, endpoint: str, button: str, **fields: str):
+    return confirmation_page(question, consequences, url_for(endpoint, user_id=user.id), button,
+                             url_for("account_admin.account", user_id=user.id), nav="accounts", fields=fields)
+
+
+@bp.get("/<int:user_id>/role")
+def confirm_role(user_id: int):
+    user = account_or_404(user_id)
+    role = request.args.get("role", "")
+    if role not in auth.STAFF_ROLES or role == user.role:
+        if role == user.role:
+            flash(f"{user.email} is already {'an admin' if role == 'admin' else 'a clinician'}.", "info")
+        return redirect(url_for("account_admin.account", user_id=user.id), 303)
+    if role == "admin":
+        consequences = ("They can then edit and publish question and rule sets, manage staff accounts and "
+                        "API tokens, and export submissions.")
+    elif user.id == current_user.id:
+        consequences = "You lose the admin pages at once, and only another admin can give them back."
+    else:
+        consequences = "They lose the admin pages (sets, accounts, API tokens, exports) from their next page on."
+    return confirm(user, f"Make {'yourself' if user.id == current_user.id else user.email} "
+                         f"{'an admin' if role == 'admin' else 'a clinician'}?",
+                   consequences, "account_admin.change_role", "Change the role", role=role)
+
+
 @bp.post("/<int:user_id>/role")
 def change_role(user_id: int):
     form = RoleForm()
@@ -143,6 +169,17 @@ def change_role(user_id: int):
     if user.id == current_user.id and user.role != "admin":  # stepped down: these pages are closed now
         return redirect(url_for("clinician.worklist"), 303)
     return response
+
+
+@bp.get("/<int:user_id>/disable")
+def confirm_disable(user_id: int):
+    user = account_or_404(user_id)
+    if not user.active:
+        return redirect(url_for("account_admin.account", user_id=user.id), 303)
+    return confirm(user, f"Disable {user.email}?",
+                   "Every session of the account is signed out at once and its open invitation or reset link stops "
+                   "working; it cannot sign in until an admin enables it again. Nothing it did is removed.",
+                   "account_admin.disable", "Disable the account")
 
 
 @bp.post("/<int:user_id>/disable")
@@ -157,6 +194,17 @@ def enable(user_id: int):
     user = posted_to(user_id, AccountActionForm())
     return change(user, lambda: management.set_active(user, True, current_user.actor),
                   f"{user.email} is enabled again and can sign in.")
+
+
+@bp.get("/<int:user_id>/two-factor/remove")
+def confirm_remove_two_factor(user_id: int):
+    user = account_or_404(user_id)
+    if not two_factor.is_enrolled(user.id):
+        return redirect(url_for("account_admin.account", user_id=user.id), 303)
+    return confirm(user, f"Turn off two-factor sign-in for {user.email}?",
+                   "Their password alone then signs in, and their recovery codes stop working; they can set up "
+                   "two-factor again on their account page. Check first that the request really comes from them.",
+                   "account_admin.remove_two_factor", "Turn off two-factor")
 
 
 @bp.post("/<int:user_id>/two-factor/remove")

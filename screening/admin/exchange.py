@@ -8,10 +8,13 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import exports
+from ..api.models import ApiToken
 from ..api.tokens import all_tokens, create_token, revoke_token
+from ..confirmation import already_created, confirmation_page
 from ..db import db
 from ..exchange.fhir_base import FhirInvalid
 from ..models import User
+from ..once import AlreadySubmitted, spend
 from .base import actor, bp
 from .forms import ActionForm, ApiTokenForm
 
@@ -67,9 +70,31 @@ def create_api_token():
     form = ApiTokenForm()
     if not form.validate_on_submit():
         return render_tokens(form, status=400)
+    try:
+        spent = spend(form.nonce.data, "api_token")
+    except AlreadySubmitted as done:
+        return already_created(done, "API token", url_for("admin_home.api_tokens"), "Integrations", nav="admin")
     row, secret = create_token(form.name.data.strip(), current_user.id)
+    if spent is not None:
+        spent.target = f"api_token:{row.id}"
+        db.session.commit()
     # The secret is on this response only (no-store), never in a URL, a log or the database.
     return render_tokens(ApiTokenForm(formdata=None), secret=secret, created=row)
+
+
+@bp.get("/api-tokens/<int:token_id>/revoke")
+def confirm_revoke_api_token(token_id: int):
+    row = db.session.get(ApiToken, token_id)
+    if row is None:
+        abort(404)
+    if not row.active:
+        flash(f"The token '{row.name}' is already revoked.", "info")
+        return redirect(url_for("admin_home.api_tokens"), 303)
+    return confirmation_page(f"Revoke the API token '{row.name}'?",
+                             "The integration that uses it is refused from its next request on; this cannot be "
+                             "undone (a new token would have to be created and set up in the integration).",
+                             url_for("admin_home.revoke_api_token", token_id=row.id), "Revoke the token",
+                             url_for("admin_home.api_tokens"), nav="admin")
 
 
 @bp.post("/api-tokens/<int:token_id>/revoke")

@@ -9,6 +9,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     RadioField,
     SelectField,
     StringField,
@@ -19,6 +20,7 @@ from wtforms.validators import InputRequired, Length, Optional, Regexp
 from ..intake.forms import (
     _Choice as Choice,  # WTForms 3.3+ wants SelectChoice, older versions pairs
 )
+from ..once import new_nonce
 from ..validators import plain_text
 from .content import ITEM_TYPES, SEVERITIES, TYPE_NAMES
 
@@ -92,3 +94,4 @@ class TryForm(FlaskForm):
 
 class ApiTokenForm(FlaskForm):
     name = StringField("Name of the integration", validators=[InputRequired(), Length(max=100), plain_text])
+    nonce = HiddenField(default=new_nonce)  # one token per form, however often it is sent (once.py)

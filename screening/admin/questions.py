@@ -8,6 +8,7 @@ from typing import Any
 from flask import abort, redirect, render_template, request
 
 from .. import editing
+from ..confirmation import confirmation_page
 from ..diff import condition_text
 from .base import back_to, bp, edit_failed, load_set, save_edit, set_url
 from .content import (CHOICE_TYPES, NUMBER_TYPES, TYPE_NAMES, all_ids, choice_value, find_item, find_section,
@@ -185,6 +186,42 @@ def _structural_edit(set_id: str, apply, anchor, failed_anchor: str | None, **au
 def item_move(set_id: str, item_id: str):
     return _structural_edit(set_id, lambda state: editing.move_item(state.text, item_id, _move_offset()),
                             f"item-{item_id}", f"item-{item_id}", edit="move_question", item=item_id)
+
+
+def confirm_removal(set_id: str, question: str, consequences: str, endpoint: str, anchor: str, **ids: str):
+    return confirmation_page(question, consequences + " The change goes to the draft: patients see nothing until "
+                             "it is published, and discarding the draft brings it back.",
+                             set_url(endpoint, QS, set_id, **ids), "Remove", set_url("set_page", QS, set_id) + anchor,
+                             nav="admin")
+
+
+@bp.get("/question-sets/<set_id>/items/<item_id>/remove")
+def confirm_item_remove(set_id: str, item_id: str):
+    state, ok = editable_state(set_id, check=False)
+    if not ok:
+        return cannot_edit(state)
+    found = find_item(state.data, item_id)
+    if found is None:
+        abort(404)
+    text = " ".join(str(found[1].get("text") or "").split())
+    return confirm_removal(set_id, f"Remove the question '{item_id}' from the draft?",
+                           f"“{text[:200]}” and its answer choices are taken out of the draft; rules or conditions "
+                           f"that use it will show as problems.", "item_remove", f"#item-{item_id}", item_id=item_id)
+
+
+@bp.get("/question-sets/<set_id>/sections/<section_id>/remove")
+def confirm_section_remove(set_id: str, section_id: str):
+    state, ok = editable_state(set_id, check=False)
+    if not ok:
+        return cannot_edit(state)
+    section = find_section(state.data, section_id)
+    if section is None:
+        abort(404)
+    count = len(section.get("items") or [])
+    return confirm_removal(set_id, f"Remove the section '{section.get('title') or section_id}' from the draft?",
+                           f"The section and its {count} question{'s' if count != 1 else ''} are taken out of the "
+                           f"draft; rules or conditions that use them will show as problems.", "section_remove",
+                           f"#section-{section_id}", section_id=section_id)
 
 
 @bp.post("/question-sets/<set_id>/items/<item_id>/remove")

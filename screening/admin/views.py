@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from werkzeug.utils import secure_filename
 
 from .. import audit, publishing
+from ..confirmation import confirmation_page
 from ..content import current_rule_set_version
 from ..db import db
 from ..diff import condition_text
@@ -132,6 +133,21 @@ def publish(slug: str, set_id: str):
     return redirect(set_url("history", kind, set_id), 303)
 
 
+@bp.get("/<slug>/<set_id>/discard")
+def confirm_discard(slug: str, set_id: str):
+    kind = kind_of(slug)
+    state = load_set(kind, set_id, check=False)
+    if state.draft is None:
+        flash("There is no draft to discard.", "info")
+        return back_to(state)
+    after = (f"The {KIND_NAMES[kind]} stays as published (version {state.published.version})."
+             if state.published is not None else f"The {KIND_NAMES[kind]} was never published, so it is removed.")
+    return confirmation_page(f"Discard the draft of {KIND_NAMES[kind]} '{set_id}'?",
+                             f"Every change in the draft is lost; this cannot be undone. {after}",
+                             set_url("discard", kind, set_id), "Discard the draft", set_url("set_page", kind, set_id),
+                             nav="admin")
+
+
 @bp.post("/<slug>/<set_id>/discard")
 def discard(slug: str, set_id: str):
     kind = kind_of(slug)
@@ -234,6 +250,24 @@ def diff(slug: str, set_id: str):
         problems = [str(p) for text in (old, new) for p in read(text)[1]]
     return render_template("admin/diff.html", state=state, changes=changes, problems=problems,
                            old_name=old_name, new_name=new_name)
+
+
+@bp.get("/<slug>/<set_id>/versions/<int:version>/rollback")
+def confirm_rollback(slug: str, set_id: str, version: int):
+    kind = kind_of(slug)
+    state = load_set(kind, set_id, check=False)
+    if state.published is None or not any(v.version == version for v in version_rows(kind, set_id)):
+        abort(404)
+    if version == state.published.version:
+        flash(f"Version {version} is the current version already.", "info")
+        return redirect(set_url("history", kind, set_id), 303)
+    whom = "New intakes then use it" if kind == "question_set" else "New intakes are then scored with it"
+    return confirmation_page(f"Publish version {version} of {KIND_NAMES[kind]} '{set_id}' again?",
+                             f"It becomes version {state.published.version + 1} and replaces version "
+                             f"{state.published.version} as the live one. {whom}; intakes already started keep "
+                             f"their version. The draft, if any, is kept.",
+                             set_url("rollback", kind, set_id, version=version), f"Publish version {version} again",
+                             set_url("history", kind, set_id), nav="admin", danger=False)
 
 
 @bp.post("/<slug>/<set_id>/versions/<int:version>/rollback")

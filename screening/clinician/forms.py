@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
+from ..once import new_nonce
 from ..validators import plain_text
 
 
@@ -17,6 +18,7 @@ class InvitationForm(FlaskForm):
     patient_dob = DateField("Date of birth", validators=[Optional()], render_kw={"autocomplete": "off"})
     clinic_ref = StringField("Clinic reference", validators=[Optional(), Length(max=100), plain_text],
                              render_kw={"autocomplete": "off"})
+    nonce = HiddenField(default=new_nonce)  # one invitation per form, however often it is sent (once.py)
 
     def validate(self, extra_validators=None) -> bool:
         if not super().validate(extra_validators):

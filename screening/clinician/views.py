@@ -17,11 +17,13 @@ from sqlalchemy.orm import joinedload
 
 from .. import audit
 from ..accounts.auth import STAFF_ROLES, staff_required
+from ..confirmation import already_created, confirmation_page
 from ..content import compile_question_set, current_question_set_version
 from ..db import db
 from ..draft_flags import draft_messages, open_urgent_drafts, open_with_urgent_draft
 from ..invitations import NoPublishedContent, create_invitation, link_expired, replace_link, revoke
 from ..models import INTAKE_STATES, OPEN_STATES, Intake, Submission
+from ..once import AlreadySubmitted, spend
 from ..report.summary import format_time, humanize, score_name, summary_for_submission
 from .forms import ActionForm, InvitationForm, ReviewForm
 from .models import SubmissionReview, record_review
@@ -200,6 +202,10 @@ def new_invitation():
     form = InvitationForm()
     if form.validate_on_submit():
         try:
+            spent = spend(form.nonce.data, "invitation")
+        except AlreadySubmitted as done:
+            return already_created(done, "invitation", url_for(".invitations"), "Invitations")
+        try:
             intake, token = create_invitation(form.patient_name.data, form.patient_dob.data, form.clinic_ref.data,
                                               created_by=current_user.id)
         except NoPublishedContent:
@@ -207,6 +213,8 @@ def new_invitation():
             flash("No question set is published yet, so no invitation can be made. Ask an admin.", "error")
             return redirect(url_for(".invitations"))
         audit.record(current_user.actor, "invitation.created", f"intake:{intake.id}")
+        if spent is not None:
+            spent.target = f"intake:{intake.id}"
         db.session.commit()
         return _link_page(intake, token)
     status = 400 if request.method == "POST" else 200
@@ -218,6 +226,33 @@ def _intake_or_404(intake_id: int) -> Intake:
     if intake is None:
         abort(404)
     return intake
+
+
+def _who(intake: Intake) -> str:
+    """How a confirmation page names an invitation: its number and the patient's name or reference."""
+    named = intake.patient_name or (f"ref {intake.clinic_ref}" if intake.clinic_ref else "an unnamed patient")
+    return f"no. {intake.id} ({named})"
+
+
+def _open_intake_or_back(intake_id: int, refused: str) -> Intake | None:
+    intake = _intake_or_404(intake_id)
+    if intake.state in OPEN_STATES:
+        return intake
+    flash(refused.format(id=intake.id, state=state_label(intake.state).lower()), "error")
+    return None
+
+
+@bp.get("/invitations/<int:intake_id>/revoke")
+@staff_required
+def confirm_revoke(intake_id: int):
+    intake = _open_intake_or_back(intake_id, "Invitation {id} is {state} and cannot be revoked.")
+    if intake is None:
+        return redirect(url_for(".invitations"))
+    return confirmation_page(f"Revoke invitation {_who(intake)}?",
+                             "Its link will stop working at once and cannot be made to work again; "
+                             "the answers saved so far are kept.",
+                             url_for(".revoke_invitation", intake_id=intake.id), "Revoke the invitation",
+                             url_for(".invitations"), nav="invitations")
 
 
 @bp.post("/invitations/<int:intake_id>/revoke")
@@ -234,6 +269,20 @@ def revoke_invitation(intake_id: int):
     else:
         flash(f"Invitation {intake.id} is {state_label(intake.state).lower()} and cannot be revoked.", "error")
     return redirect(url_for(".invitations"))
+
+
+@bp.get("/invitations/<int:intake_id>/new-link")
+@staff_required
+def confirm_new_link(intake_id: int):
+    intake = _open_intake_or_back(intake_id, "Invitation {id} is {state}; it has no link to replace.")
+    if intake is None:
+        return redirect(url_for(".invitations"))
+    return confirmation_page(f"Replace the link of invitation {_who(intake)}?",
+                             "The link the patient has now will stop working; you get a new one to send"
+                             + (f", which works for {days} days" if (days := current_app.config.get("INTAKE_LINK_DAYS"))
+                                else "") + ". The answers saved so far are kept.",
+                             url_for(".new_link", intake_id=intake.id), "Make a new link",
+                             url_for(".invitations"), nav="invitations", danger=False)
 
 
 @bp.post("/invitations/<int:intake_id>/new-link")
