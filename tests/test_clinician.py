@@ -311,6 +311,8 @@ def test_an_expired_link_is_marked_and_a_new_link_opens_for_the_full_period_agai
     assert "Links stop working 14 days after they are made" in html
     assert re.search(r"Link expired 2026-03-01 12:00[^<]*: make a new link", html), html
     assert staff_app.test_client().get(f"/i/{old_token}").status_code == 410
+    asked = clinician_client.get(f"/staff/invitations/{intake_id}/new-link").get_data(as_text=True)
+    assert "you get a new one to send, which works for 14 days. The answers saved so far are kept." in asked
 
     page = clinician_client.post(f"/staff/invitations/{intake_id}/new-link",
                                  data={"csrf_token": csrf_from(clinician_client, "/staff/invitations")})
