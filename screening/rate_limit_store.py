@@ -1,0 +1,111 @@
+"""Rate-limit counters in the app's own database, so every app process counts the same attempts.
+
+A ``limits`` storage backend (the library under Flask-Limiter) for its fixed-window strategy,
+registered for ``screening-database://``: the default ``RATELIMIT_STORAGE_URI``. It holds no
+connection of its own; each call uses the database of the app handling the request, on a
+connection of its own, so a request that rolls back never takes a counted attempt with it.
+
+One hit is one statement, an upsert that also starts a new window when the stored one has
+expired, so concurrent hits from several processes are never lost (SQLite's write lock,
+PostgreSQL's row lock). Expired rows are deleted now and then by the process that notices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from limits.errors import StorageError
+from limits.storage import Storage
+from sqlalchemy import case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from .db import db
+from .models import RateLimitCounter
+
+SCHEME = "screening-database"
+URI = f"{SCHEME}://"
+CLEANUP_SECONDS = 300  # at most this often, a process deletes the rows whose window has ended
+KEY_LENGTH = RateLimitCounter.key.type.length
+
+counters = RateLimitCounter.__table__
+DIALECT_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+class DatabaseStorage(Storage):
+    STORAGE_SCHEME = [SCHEME]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.next_cleanup = 0.0
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return StorageError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        with connection() as conn:
+            insert = DIALECT_INSERT[conn.dialect.name](counters)
+            expired = counters.c.expires_at <= now
+            upsert = insert.values(key=stored_key(key), count=amount, expires_at=now + expiry)
+            upsert = upsert.on_conflict_do_update(index_elements=[counters.c.key], set_={
+                "count": case((expired, amount), else_=counters.c.count + amount),
+                "expires_at": case((expired, upsert.excluded.expires_at), else_=counters.c.expires_at),
+            }).returning(counters.c.count)
+            count = conn.execute(upsert).scalar_one()
+            if now >= self.next_cleanup:
+                self.next_cleanup = now + CLEANUP_SECONDS
+                conn.execute(delete(counters).where(expired))
+        return count
+
+    def get(self, key: str) -> int:
+        with connection() as conn:
+            count = conn.execute(select(counters.c.count).where(
+                counters.c.key == stored_key(key), counters.c.expires_at > time.time())).scalar()
+        return count or 0
+
+    def get_expiry(self, key: str) -> float:
+        now = time.time()
+        with connection() as conn:
+            expires_at = conn.execute(select(counters.c.expires_at).where(
+                counters.c.key == stored_key(key), counters.c.expires_at > now)).scalar()
+        return expires_at or now
+
+    def check(self) -> bool:
+        try:
+            with connection() as conn:
+                conn.execute(select(1))
+        except StorageError:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        with connection() as conn:
+            return conn.execute(delete(counters)).rowcount
+
+    def clear(self, key: str) -> None:
+        with connection() as conn:
+            conn.execute(delete(counters).where(counters.c.key == stored_key(key)))
+
+
+def stored_key(key: str) -> str:
+    """Keys hold a typed e-mail address or a client address; one that is too long is stored hashed."""
+    if len(key) <= KEY_LENGTH:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+@contextmanager
+def connection() -> Iterator[Connection]:
+    """A transaction on the current app's database. Its failure is a ``StorageError`` naming only the
+    error's type: a database error's text can hold the key, i.e. a client address or a typed e-mail."""
+    try:
+        with db.engine.begin() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StorageError(f"rate-limit database unavailable ({type(exc).__name__})") from None
