@@ -19,9 +19,10 @@ from typing import Iterator
 
 from limits.errors import StorageError
 from limits.storage import Storage
-from sqlalchemy import case, delete, select
+from sqlalchemy import Double, Integer, bindparam, case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from .db import db
@@ -33,7 +34,27 @@ CLEANUP_SECONDS = 300  # at most this often, a process deletes the rows whose wi
 KEY_LENGTH = RateLimitCounter.key.type.length
 
 counters = RateLimitCounter.__table__
-DIALECT_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# A count is not a record: PostgreSQL need not wait for the disk to confirm it (a crash of the database
+# server may forget the last moments' counts, never corrupt them), which makes a hit several times cheaper.
+NO_COMMIT_WAIT = text("SET LOCAL synchronous_commit TO OFF")
+
+
+def upsert_for(insert) -> Insert:
+    """Add ``amount`` to a counter, or start it again (at ``amount``, ending at ``expires_at``) when its
+    window ended before ``now``; returns the new count."""
+    amount = bindparam("amount", type_=Integer)
+    statement = insert(counters).values(key=bindparam("key"), count=amount, expires_at=bindparam("expires_at"))
+    expired = counters.c.expires_at <= bindparam("now", type_=Double)
+    return statement.on_conflict_do_update(index_elements=[counters.c.key], set_={
+        "count": case((expired, amount), else_=counters.c.count + amount),
+        "expires_at": case((expired, statement.excluded.expires_at), else_=counters.c.expires_at),
+    }).returning(counters.c.count)
+
+
+UPSERT = {"postgresql": upsert_for(postgresql.insert), "sqlite": upsert_for(sqlite.insert)}
+COUNT = select(counters.c.count, counters.c.expires_at).where(
+    counters.c.key == bindparam("key"), counters.c.expires_at > bindparam("now", type_=Double))
+DELETE_EXPIRED = delete(counters).where(counters.c.expires_at <= bindparam("now", type_=Double))
 
 
 class DatabaseStorage(Storage):
@@ -50,31 +71,27 @@ class DatabaseStorage(Storage):
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
         with connection() as conn:
-            insert = DIALECT_INSERT[conn.dialect.name](counters)
-            expired = counters.c.expires_at <= now
-            upsert = insert.values(key=stored_key(key), count=amount, expires_at=now + expiry)
-            upsert = upsert.on_conflict_do_update(index_elements=[counters.c.key], set_={
-                "count": case((expired, amount), else_=counters.c.count + amount),
-                "expires_at": case((expired, upsert.excluded.expires_at), else_=counters.c.expires_at),
-            }).returning(counters.c.count)
-            count = conn.execute(upsert).scalar_one()
+            if conn.dialect.name == "postgresql":
+                conn.execute(NO_COMMIT_WAIT)
+            count = conn.execute(UPSERT[conn.dialect.name], {
+                "key": stored_key(key), "amount": amount, "expires_at": now + expiry, "now": now}).scalar_one()
             if now >= self.next_cleanup:
                 self.next_cleanup = now + CLEANUP_SECONDS
-                conn.execute(delete(counters).where(expired))
+                conn.execute(DELETE_EXPIRED, {"now": now})
         return count
 
     def get(self, key: str) -> int:
-        with connection() as conn:
-            count = conn.execute(select(counters.c.count).where(
-                counters.c.key == stored_key(key), counters.c.expires_at > time.time())).scalar()
-        return count or 0
+        return self.current(key)[0]
 
     def get_expiry(self, key: str) -> float:
+        return self.current(key)[1]
+
+    def current(self, key: str) -> tuple[int, float]:
+        """The count of the key's window and when it ends; (0, now) when it has ended or never began."""
         now = time.time()
         with connection() as conn:
-            expires_at = conn.execute(select(counters.c.expires_at).where(
-                counters.c.key == stored_key(key), counters.c.expires_at > now)).scalar()
-        return expires_at or now
+            row = conn.execute(COUNT, {"key": stored_key(key), "now": now}).first()
+        return (row.count, row.expires_at) if row else (0, now)
 
     def check(self) -> bool:
         try:
