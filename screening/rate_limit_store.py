@@ -1,9 +1,9 @@
 """Rate-limit counters in the app's own database, so every app process counts the same attempts.
 
 A ``limits`` storage backend (the library under Flask-Limiter) for its fixed-window strategy,
-registered for ``screening-database://``: the default ``RATELIMIT_STORAGE_URI``. It holds no
-connection of its own; each call uses the database of the app handling the request, on a
-connection of its own, so a request that rolls back never takes a counted attempt with it.
+registered for ``screening-database://``: the default ``RATELIMIT_STORAGE_URI``. It keeps no engine
+of its own: each call uses the engine of the app handling the request (SQLite or PostgreSQL), in a
+short transaction apart from the request's session, so a request that rolls back keeps its count.
 
 One hit is one statement, an upsert that also starts a new window when the stored one has
 expired, so concurrent hits from several processes are never lost (SQLite's write lock,
@@ -22,8 +22,8 @@ from limits.storage import Storage
 from sqlalchemy import Double, Integer, bindparam, case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.dml import Insert
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.dml import Insert
 
 from .db import db
 from .models import RateLimitCounter
