@@ -12,28 +12,32 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
+import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
-from sqlalchemy import create_engine, text
+sys.path.insert(0, str(Path(__file__).parent))
 
-from screening import create_app
-from screening.db import db
-from screening.security import limiter
+import harness  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from screening import create_app  # noqa: E402
+from screening.db import db  # noqa: E402
+from screening.security import limiter  # noqa: E402
 
 REQUESTS = 600
 INCRS = 2000
 
 
 def median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
+    def once() -> float:
         start = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        return time.perf_counter() - start
+
+    return harness.median([once() for _ in range(repeat)]) * 1000
 
 
 def measure(instance: str, storage: str | None) -> tuple[float, float]:
@@ -70,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--postgres", help="a PostgreSQL server URL (a database is made and dropped)")
     args = parser.parse_args()
+    harness.banner("rate-limited requests: the database store vs memory")
     with tempfile.TemporaryDirectory() as instance:
         report("SQLite", instance)
     if args.postgres:
@@ -86,6 +91,7 @@ def main() -> None:
             with server.connect() as connection:
                 connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             server.dispose()
+    harness.neighbours_share()
 
 
 if __name__ == "__main__":
