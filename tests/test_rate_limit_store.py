@@ -7,6 +7,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+
+import pytest
 
 from limits.storage import MemoryStorage
 from sqlalchemy import select, update
@@ -146,3 +150,23 @@ def test_a_failing_store_never_fails_a_page_and_limits_still_hold(staff_app, cli
     assert result.stdout.split("\n")[-3:-1] == ["[400, 400, 400, 429]", "400"]
     assert "clin@example.org" not in result.stderr and "127.0.0.1" not in result.stderr
     assert "falling back to in-memory storage" in result.stderr
+
+
+@pytest.mark.slow  # a real server (~3 s): on the SQLite pass only
+def test_the_production_server_s_workers_share_the_patient_link_limit(tmp_path):
+    """gunicorn.conf.py with three workers: link guesses spread over the workers meet one limit."""
+    from security_helpers import AppServer, gunicorn_available
+
+    if not gunicorn_available():
+        pytest.skip("gunicorn is not installed")
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    env = {"SCREENING_PATIENT_LINK_LIMIT_PER_ADDRESS": "12 per 10 minutes"}
+    with AppServer(instance, env=env, workers=3, threads=2) as server:
+        statuses = []
+        for n in range(16):  # a new connection each: any worker may take it
+            try:
+                statuses.append(urllib.request.urlopen(f"{server.base}/i/guess-{n}", timeout=30).status)
+            except urllib.error.HTTPError as error:
+                statuses.append(error.code)
+    assert statuses == [404] * 12 + [429] * 4
