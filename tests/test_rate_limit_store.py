@@ -11,7 +11,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from limits.storage import MemoryStorage
 from sqlalchemy import select, update
 
