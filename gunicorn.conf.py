@@ -32,13 +32,13 @@ def post_fork(server, worker):
 
 
 def when_ready(server):
-    """Rate limits counted in process memory are counted per worker: with several workers each limit
-    is that many times looser. Say so at start-up (docs/deploy.md: set a shared store such as Redis)."""
+    """Rate limits are counted in the app's database by default, shared by every worker. Counted in
+    process memory (an explicit RATELIMIT_STORAGE_URI=memory://), each worker counts on its own and
+    every limit is that many times looser: say so at start-up."""
     app = server.app.wsgi()  # loaded already (preload_app)
-    storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "")
     if server.cfg.workers > 1 and storage.startswith("memory://"):
         server.log.warning(
             "Rate limits are kept in each worker's memory (RATELIMIT_STORAGE_URI=memory://), so with %d workers "
-            "a client may make up to %d times the configured attempts. Set SCREENING_RATELIMIT_STORAGE_URI to a "
-            "shared store, e.g. redis://127.0.0.1:6379/0 (see docs/deploy.md).", server.cfg.workers,
-            server.cfg.workers)
+            "a client may make up to %d times the configured attempts. Unset SCREENING_RATELIMIT_STORAGE_URI "
+            "to count them in the app's database (see docs/deploy.md).", server.cfg.workers, server.cfg.workers)

@@ -62,7 +62,10 @@ class Defaults:
     # would load WTForms' catalog on every request for messages never shown (~0.7 ms of a ~5 ms page).
     WTF_I18N_ENABLED = False
     PROXY_FIX_X_FOR = 0  # behind a TLS proxy: the number of proxies in front (usually 1)
-    RATELIMIT_STORAGE_URI = "memory://"  # several app processes: redis://host:6379
+    RATELIMIT_STORAGE_URI = None  # None: the app's database, shared by all its processes; or redis://host:6379
+    # A failing rate-limit store never fails a page: limits are then counted in the process's memory.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     SIGN_IN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"  # failed sign-ins
     SIGN_IN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
     SECOND_FACTOR_LIMIT_PER_ADDRESS = "20 per 15 minutes"  # wrong two-factor or recovery codes

@@ -1,8 +1,9 @@
 """What protects every request: security headers, app-wide CSRF, rate limits, and error pages
 that reveal nothing.
 
-Rate limits use Flask-Limiter. Its default in-memory store is per process; a deployment with
-several app processes sets ``SCREENING_RATELIMIT_STORAGE_URI=redis://...`` so they share counts.
+Rate limits use Flask-Limiter. By default they are counted in the app's own database
+(screening/rate_limit_store.py), so several app processes share the counts without another service;
+``RATELIMIT_STORAGE_URI`` may name another store (``redis://...``, or ``memory://`` for one process).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from . import rate_limit_store
 from .i18n import language_of_patient_request
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -43,6 +45,8 @@ def init_app(app: Flask) -> None:
     app.before_request(refuse_unreadable_forms)  # before CSRFProtect reads the form
     app.url_map.converters["int"] = DatabaseInteger
     csrf.init_app(app)
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = rate_limit_store.URI
     limiter.init_app(app)
     hops = int(app.config.get("PROXY_FIX_X_FOR") or 0)
     if hops:

@@ -94,16 +94,17 @@ def test_health_reports_the_database(client, monkeypatch):
     assert response.status_code == 503 and response.get_json() == {"status": "unavailable", "database": "unreachable"}
 
 
-@pytest.mark.parametrize("workers, warned", [(2, True), (1, False)])
-def test_gunicorn_warns_when_several_workers_count_rate_limits_apart(tmp_path, workers, warned):
+@pytest.mark.parametrize("storage, workers, warned", [("memory://", 2, True), ("memory://", 1, False), (None, 2, False)])
+def test_gunicorn_warns_when_several_workers_count_rate_limits_apart(tmp_path, storage, workers, warned):
     """Counts in memory are per worker: gunicorn.conf.py says so at start-up when several workers
-    run with the default memory:// store."""
+    run with an explicit memory:// store (the default, the app's database, is shared)."""
     from security_helpers import AppServer, gunicorn_available
 
     if not gunicorn_available():
         pytest.skip("gunicorn is not installed")
     instance = tmp_path / "instance"
     instance.mkdir()
-    with AppServer(instance, workers=workers, threads=1) as server:
+    env = {"SCREENING_RATELIMIT_STORAGE_URI": storage} if storage else {}
+    with AppServer(instance, env=env, workers=workers, threads=1) as server:
         log = server.log_text()
     assert ("Rate limits are kept in each worker's memory" in log) is warned
