@@ -655,8 +655,9 @@ def sqlite_path(app) -> str:
     return uri[len("sqlite:///"):]
 
 
-# Audit rows are written by design on failed sign-ins and page views; last_seen_at moves with activity.
-SNAPSHOT_SKIP_TABLES = {"audit_event", "audit_head"}
+# Audit rows are written by design on failed sign-ins and page views, and the rate limits' attempt
+# counters with every refused request; last_seen_at moves with activity.
+SNAPSHOT_SKIP_TABLES = {"audit_event", "audit_head", "rate_limit_counter"}
 SNAPSHOT_SKIP_COLUMNS = {"staff_session": {"last_seen_at"}}
 
 
