@@ -10,9 +10,9 @@ without script, so it works under ``script-src 'self'``, with the keyboard and w
 from __future__ import annotations
 
 from flask import render_template
+from flask_wtf import FlaskForm
 
 from .once import AlreadySubmitted
-from flask_wtf import FlaskForm
 
 
 class ConfirmForm(FlaskForm):
