@@ -8,7 +8,7 @@ admin's preview of patient pages sets it too); every other page is rendered in E
 from __future__ import annotations
 
 from flask import Flask, g, has_request_context, request, session
-from flask_babel import Babel
+from flask_babel import Babel, refresh
 
 from .questions.translations import LANGUAGES, SOURCE_LANGUAGE, language_name
 
@@ -24,6 +24,13 @@ def language_of_patient_request(app_config) -> str:
     offered = patient_languages(app_config)
     chosen = session.get("intake_language")
     return chosen if chosen in offered else (request.accept_languages.best_match(offered) or offered[0])
+
+
+def use_patient_language(app_config) -> None:
+    """For a response made before (or without) the intake blueprint's own choice: an error page, a refused
+    security token."""
+    g.patient_language = language_of_patient_request(app_config)
+    refresh()
 
 
 def select_locale() -> str:

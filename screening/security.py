@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from flask import Flask, Response, abort, current_app, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
-from flask_babel import refresh
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -19,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from . import rate_limit_store
-from .i18n import language_of_patient_request
+from .i18n import use_patient_language
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -130,8 +129,7 @@ def error_page(status: int, title=None, text=None):
         return jsonify(error=str(title or ERROR_TEXT.get(status, ("error",))[0]).lower()), status
     staff = request.path.startswith(STAFF_PREFIXES)
     if not staff and request.blueprint != "accounts" and "patient_language" not in g:
-        g.patient_language = language_of_patient_request(current_app.config)
-        refresh()
+        use_patient_language(current_app.config)
     default_title, default_text = (staff and STAFF_ERROR_TEXT.get(status)) or ERROR_TEXT.get(
         status, (_l("Something went wrong"), _l("Please try again in a few minutes.")))
     return render_template("error.html", status=status, title=title or default_title,

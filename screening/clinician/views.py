@@ -234,6 +234,10 @@ def _who(intake: Intake) -> str:
     return f"no. {intake.id} ({named})"
 
 
+CANNOT_REVOKE = "Invitation {id} is {state} and cannot be revoked."
+NO_LINK_TO_REPLACE = "Invitation {id} is {state}; it has no link to replace."
+
+
 def _open_intake_or_back(intake_id: int, refused: str) -> Intake | None:
     intake = _intake_or_404(intake_id)
     if intake.state in OPEN_STATES:
@@ -245,7 +249,7 @@ def _open_intake_or_back(intake_id: int, refused: str) -> Intake | None:
 @bp.get("/invitations/<int:intake_id>/revoke")
 @staff_required
 def confirm_revoke(intake_id: int):
-    intake = _open_intake_or_back(intake_id, "Invitation {id} is {state} and cannot be revoked.")
+    intake = _open_intake_or_back(intake_id, CANNOT_REVOKE)
     if intake is None:
         return redirect(url_for(".invitations"))
     return confirmation_page(f"Revoke invitation {_who(intake)}?",
@@ -267,20 +271,21 @@ def revoke_invitation(intake_id: int):
         db.session.commit()
         flash(f"Invitation {intake.id} is revoked: its link no longer opens the questionnaire.", "info")
     else:
-        flash(f"Invitation {intake.id} is {state_label(intake.state).lower()} and cannot be revoked.", "error")
+        flash(CANNOT_REVOKE.format(id=intake.id, state=state_label(intake.state).lower()), "error")
     return redirect(url_for(".invitations"))
 
 
 @bp.get("/invitations/<int:intake_id>/new-link")
 @staff_required
 def confirm_new_link(intake_id: int):
-    intake = _open_intake_or_back(intake_id, "Invitation {id} is {state}; it has no link to replace.")
+    intake = _open_intake_or_back(intake_id, NO_LINK_TO_REPLACE)
     if intake is None:
         return redirect(url_for(".invitations"))
+    days = current_app.config.get("INTAKE_LINK_DAYS")
+    lasts = f", which works for {days} days" if days else ""
     return confirmation_page(f"Replace the link of invitation {_who(intake)}?",
-                             "The link the patient has now will stop working; you get a new one to send"
-                             + (f", which works for {days} days" if (days := current_app.config.get("INTAKE_LINK_DAYS"))
-                                else "") + ". The answers saved so far are kept.",
+                             f"The link the patient has now will stop working; you get a new one to send{lasts}. "
+                             "The answers saved so far are kept.",
                              url_for(".new_link", intake_id=intake.id), "Make a new link",
                              url_for(".invitations"), nav="invitations", danger=False)
 
@@ -293,7 +298,7 @@ def new_link(intake_id: int):
         abort(400)
     intake = _intake_or_404(intake_id)
     if intake.state not in OPEN_STATES:
-        flash(f"Invitation {intake.id} is {state_label(intake.state).lower()}; it has no link to replace.", "error")
+        flash(NO_LINK_TO_REPLACE.format(id=intake.id, state=state_label(intake.state).lower()), "error")
         return redirect(url_for(".invitations"))
     token = replace_link(intake)
     audit.record(current_user.actor, "invitation.link_replaced", f"intake:{intake.id}")

@@ -26,7 +26,7 @@ from ..security import configured, limiter
 from ..content import question_set_of_version
 from ..db import db
 from ..draft_flags import note_draft_flags
-from ..i18n import language_of_patient_request, patient_languages
+from ..i18n import language_of_patient_request, patient_languages, use_patient_language
 from ..invitations import NoPublishedContent, create_invitation, find_intake, link_expired
 from ..models import Intake, utcnow
 from ..questions.model import Item, QuestionSet, Section, encode_answer
@@ -549,8 +549,7 @@ def csrf_error(exc: CSRFError):
     """If the app checks CSRF before the views (CSRFProtect), keep the page instead of a bare 400.
 
     CSRFProtect refuses the request before the blueprint's own ``before_request``: the language is set here."""
-    g.patient_language = language_of_patient_request(current_app.config)
-    refresh()
+    use_patient_language(current_app.config)
     endpoint = request.endpoint or ""
     if endpoint == "intake.section":
         return save_section(request.view_args["section_id"], csrf_failed=True)
