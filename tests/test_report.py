@@ -395,6 +395,8 @@ def test_the_header_names_the_date_of_birth_the_patient_gave_when_the_invitation
     without = build_summary(qs, result, data["answers"], Patient("Ann Example", clinic_ref="R-1"))
     assert without.patient.identity == f"Ann Example · born {given} (as the patient gave it) · ref R-1"
     assert without.dob_mismatch is None
+    nameless = build_summary(qs, result, data["answers"], Patient(intake_id=7))
+    assert nameless.patient.identity == f"Unnamed patient (intake 7) · born {given} (as the patient gave it)"
     on_invitation = build_summary(qs, result, data["answers"],
                                   Patient("Ann Example", datetime.date.fromisoformat(given), "R-1"))
     assert on_invitation.patient.identity == f"Ann Example · born {given} · ref R-1"

@@ -45,15 +45,12 @@ class Patient:
     @property
     def identity(self) -> str:
         """One line naming the patient, for page headers (plain text; the template escapes it)."""
-        parts = []
-        if self.name:
-            parts.append(self.name)
+        unnamed = f"Unnamed patient (intake {self.intake_id})" if self.intake_id else "Unnamed patient"
+        parts = [self.name or unnamed]  # a header never starts with a bare date or reference
         if self.dob:
             parts.append(f"born {self.dob.isoformat()}" + (" (as the patient gave it)" if self.dob_from_answers else ""))
         if self.clinic_ref:
             parts.append(f"ref {self.clinic_ref}")
-        if not parts:
-            parts.append(f"Unnamed patient (intake {self.intake_id})" if self.intake_id else "Unnamed patient")
         return " · ".join(parts)
 
 
